@@ -1,0 +1,46 @@
+"""``bigmart predict``: score a CSV file in-process, streaming, with no server.
+
+It reads in chunks, runs the same Predictor and formatting as the endpoint (so the two
+agree byte for byte), and writes under a temporary name that is renamed only when every
+row is scored: a failure leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bigmart.artifact import opened_model
+from bigmart.datasets import iter_csv_chunks
+from bigmart.predictor import Predictor, format_predictions
+
+
+def predict_csv(
+    model: str | os.PathLike[str],
+    input_csv: str | os.PathLike[str],
+    output_csv: str | os.PathLike[str],
+    *,
+    chunk_rows: int = 50_000,
+) -> int:
+    """Score every row of ``input_csv`` (header required) into ``output_csv``, one
+    prediction per line in input order; return the number of rows."""
+    with opened_model(model) as model_dir:
+        predictor = Predictor.load(model_dir)
+    destination = Path(output_csv)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.partial")
+    rows = 0
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as out:
+            for features, _ in iter_csv_chunks(
+                Path(input_csv), require_target=False, chunk_rows=chunk_rows
+            ):
+                predictions = format_predictions(predictor.predict(features))
+                if predictions:
+                    out.write("\n".join(predictions))
+                    out.write("\n")
+                rows += len(predictions)
+        partial.replace(destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows

@@ -1,0 +1,181 @@
+"""Reading Big Mart CSV files: one file, or every ``.csv``/``.csv.gz`` under a folder.
+
+SageMaker copies an S3 prefix into the channel folder keeping the key tree, so a channel
+may hold many files in sub-folders. Each file needs a header row. Every failure names the
+file, and where it can, the line and the column.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from bigmart.schema import (
+    FEATURES,
+    TARGET,
+    RawBatch,
+    RowNumbering,
+    SchemaError,
+    parse_number,
+    validate_columns,
+)
+
+CSV_SUFFIXES = (".csv", ".csv.gz")
+DEFAULT_CHUNK_ROWS = 100_000
+
+
+@dataclass
+class LabelledData:
+    """Features and target of a training or validation set, with where they came from."""
+
+    features: RawBatch
+    target: np.ndarray
+    files: list[str]
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+def find_csv_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The CSV files at ``path``: the file itself, or every CSV below a folder, sorted.
+
+    Hidden files (``.``-prefixed, as tools leave behind) are skipped. No file is an error.
+    """
+    root = Path(path)
+    if root.is_file() or root.is_fifo():
+        return [root]
+    if not root.is_dir():
+        raise SchemaError("no such file or folder", source=str(root))
+    found = []
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in names:
+            if not name.startswith(".") and name.lower().endswith(CSV_SUFFIXES):
+                found.append(Path(folder) / name)
+    if not found:
+        raise SchemaError(
+            f"no CSV files (*.csv or *.csv.gz) found in folder {str(root)!r}", source=str(root)
+        )
+    return sorted(found)
+
+
+def iter_csv_chunks(
+    path: Path | IO[bytes],
+    *,
+    require_target: bool,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    source: str | None = None,
+    gzipped: bool | None = None,
+) -> Iterator[tuple[RawBatch, np.ndarray | None]]:
+    """Stream one CSV file as validated chunks of at most ``chunk_rows`` rows.
+
+    Yields ``(features, target)``; ``target`` is None unless ``require_target``. Memory is
+    bounded by the chunk, not the file. ``gzipped`` None means: judge by the ``.gz`` suffix.
+    """
+    name = source or str(path)
+    if gzipped is None:
+        gzipped = str(name).lower().endswith(".gz")
+    compression = "gzip" if gzipped else None
+    first_line = 2  # line 1 is the header
+    try:
+        reader = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            compression=compression,
+            chunksize=chunk_rows,
+            encoding="utf-8",
+        )
+        rows_seen = 0
+        with reader:
+            for frame in reader:
+                if rows_seen == 0:
+                    _check_header(frame, name, require_target)
+                numbering = RowNumbering(source=name, first_row=first_line)
+                features = validate_columns(
+                    {c: frame[c].to_numpy(dtype=object) for c in FEATURES}, numbering
+                )
+                target = None
+                if require_target:
+                    target = _parse_target(frame[TARGET].to_numpy(dtype=object), numbering)
+                yield features, target
+                rows_seen += len(frame)
+                first_line += len(frame)
+        if rows_seen == 0:
+            raise SchemaError("the file has a header row but no data rows", source=name)
+    except pd.errors.EmptyDataError:
+        raise SchemaError("the file is empty (expected a header row)", source=name) from None
+    except pd.errors.ParserError as error:
+        raise SchemaError(f"malformed CSV: {error}", source=name) from None
+    except UnicodeDecodeError as error:
+        raise SchemaError(
+            f"not UTF-8 text ({error.reason} at byte {error.start})", source=name
+        ) from None
+    except (gzip.BadGzipFile, zlib.error, EOFError) as error:
+        raise SchemaError(f"unreadable gzip data: {error or 'truncated'}", source=name) from None
+
+
+def read_labelled(path: str | os.PathLike[str], *, gzipped: bool | None = None) -> LabelledData:
+    """Read every CSV at ``path`` (file or folder) with features and target, for training."""
+    files = find_csv_files(path)
+    feature_chunks: list[RawBatch] = []
+    target_chunks: list[np.ndarray] = []
+    for file in files:
+        for features, target in iter_csv_chunks(file, require_target=True, gzipped=gzipped):
+            assert target is not None
+            feature_chunks.append(features)
+            target_chunks.append(target)
+    return LabelledData(
+        features=concat_batches(feature_chunks),
+        target=np.concatenate(target_chunks),
+        files=[str(f) for f in files],
+    )
+
+
+def concat_batches(batches: list[RawBatch]) -> RawBatch:
+    """Join batches row-wise, column by column."""
+    joined: RawBatch = {}
+    for name in FEATURES:
+        parts = [b[name] for b in batches]
+        if isinstance(parts[0], np.ndarray):
+            joined[name] = np.concatenate(parts)
+        else:
+            joined[name] = [value for part in parts for value in part]
+    return joined
+
+
+def _check_header(frame: pd.DataFrame, source: str, require_target: bool) -> None:
+    expected = [*FEATURES, TARGET] if require_target else list(FEATURES)
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"missing column(s) {', '.join(missing)} in the header row "
+            f"(found: {', '.join(map(str, frame.columns))})",
+            source=source,
+            row=1,
+        )
+
+
+def _parse_target(values: np.ndarray, numbering: RowNumbering) -> np.ndarray:
+    target = np.array(
+        [parse_number(v, TARGET, numbering.first_row + i, numbering) for i, v in enumerate(values)],
+        dtype=np.float64,
+    )
+    missing = np.flatnonzero(np.isnan(target))
+    if missing.size:
+        raise SchemaError(
+            "the target is missing; every training row needs a sales figure",
+            source=numbering.source,
+            row=numbering.first_row + int(missing[0]),
+            column=TARGET,
+        )
+    return target

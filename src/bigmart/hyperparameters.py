@@ -1,0 +1,148 @@
+"""Hyper-parameters: typed, range-checked, parsed from SageMaker's all-string JSON.
+
+SageMaker passes ``hyperparameters.json`` with every value a string (``{"n_estimators":
+"500"}``). A value that does not parse, is out of range, or a name we do not know fails the
+job with a message that names it and lists what is valid: a typo must never silently train
+the default model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+class HyperParameterError(ValueError):
+    """A hyper-parameter that is unknown, malformed or out of range."""
+
+
+@dataclass(frozen=True)
+class HyperParameters:
+    """The forest's and the evaluation's settings, with defaults tuned on Big Mart.
+
+    Fully grown trees over-fit this data and weigh hundreds of MB; shallow, leafy-minimum
+    trees on a subset of features score better (5-fold CV) and weigh a few MB.
+    """
+
+    n_estimators: int = 500
+    max_depth: int | None = 8
+    min_samples_leaf: int = 40
+    max_features: float | str | None = 0.6
+    max_samples: float | None = None
+    random_state: int = 0
+    validation_fraction: float = 0.2
+    cv_folds: int = 0
+    n_jobs: int = -1
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, Any]) -> HyperParameters:
+        """Parse SageMaker-style values (strings; JSON numbers are tolerated)."""
+        unknown = sorted(set(values) - set(_PARSERS))
+        if unknown:
+            raise HyperParameterError(
+                f"unknown hyper-parameter(s) {', '.join(unknown)}; valid: {valid_names()}"
+            )
+        parsed: dict[str, Any] = {}
+        for name, raw in values.items():
+            text = raw if isinstance(raw, str) else json.dumps(raw)
+            parser, rule = _PARSERS[name]
+            try:
+                parsed[name] = parser(text.strip())
+            except (ValueError, TypeError) as error:
+                raise HyperParameterError(
+                    f"hyper-parameter {name}={text!r} is invalid: {error}; expected {rule}"
+                ) from None
+        return cls(**parsed)
+
+    def as_strings(self) -> dict[str, str]:
+        """The values as SageMaker would carry them (every value a string)."""
+        return {name: "None" if v is None else str(v) for name, v in asdict(self).items()}
+
+    def forest_params(self) -> dict[str, Any]:
+        """Keyword arguments for scikit-learn's RandomForestRegressor."""
+        return {
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "min_samples_leaf": self.min_samples_leaf,
+            "max_features": self.max_features,
+            "max_samples": self.max_samples,
+            "random_state": self.random_state,
+            "n_jobs": self.n_jobs,
+        }
+
+
+def valid_names() -> str:
+    """Every valid name with its rule, for error messages and ``--help``."""
+    return "; ".join(f"{name} ({rule})" for name, (_, rule) in _PARSERS.items())
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"{value} is out of range")
+        return value
+
+    return parse
+
+
+def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_optional(text: str) -> Any:
+        return None if text.lower() in ("none", "null") else parse(text)
+
+    return parse_optional
+
+
+def _fraction(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not (low < value if low_open else low <= value) or value > high:
+            raise ValueError(f"{value} is out of range")
+        return value
+
+    return parse
+
+
+def _max_features(text: str) -> float | str | None:
+    if text in ("sqrt", "log2"):
+        return text
+    if text.lower() in ("none", "null", "1.0", "1"):
+        return None  # all features
+    return _fraction(0.0, 1.0, low_open=True)(text)
+
+
+def _n_jobs(text: str) -> int:
+    value = int(text)
+    if value == 0 or value < -1:
+        raise ValueError(f"{value} is out of range")
+    return value
+
+
+def _cv_folds(text: str) -> int:
+    value = int(text)
+    if value == 1 or not 0 <= value <= 20:
+        raise ValueError(f"{value} is out of range")
+    return value
+
+
+_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "n_estimators": (_int_in(1, 5000), "an integer from 1 to 5000"),
+    "max_depth": (_none_or(_int_in(1, 100)), "an integer from 1 to 100, or None"),
+    "min_samples_leaf": (_int_in(1), "an integer >= 1"),
+    "max_features": (
+        _max_features,
+        "a fraction in (0, 1], 'sqrt', 'log2' or None (all features)",
+    ),
+    "max_samples": (_none_or(_fraction(0.0, 1.0, low_open=True)), "a fraction in (0, 1] or None"),
+    "random_state": (_int_in(0, 2**32 - 1), "an integer from 0 to 4294967295"),
+    "validation_fraction": (
+        _fraction(0.0, 0.5),
+        "a fraction from 0 to 0.5 (0: no hold-out; ignored when a validation channel is given)",
+    ),
+    "cv_folds": (_cv_folds, "0 (no cross-validation) or an integer from 2 to 20"),
+    "n_jobs": (_n_jobs, "-1 (one per core) or a positive integer"),
+}
+
+assert set(_PARSERS) == {f.name for f in fields(HyperParameters)}

@@ -1,0 +1,140 @@
+"""One training run: read, fit, evaluate, export, verify, write the artifact.
+
+Knows nothing of SageMaker's paths: the container's ``train`` and the tests call
+``run_training`` with plain folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bigmart import model as forest_model
+from bigmart.artifact import ModelArtifact, write_model
+from bigmart.datasets import LabelledData, read_labelled
+from bigmart.hyperparameters import HyperParameters
+
+#: The metric lines ``train`` prints, as SageMaker MetricDefinitions. Each regex captures
+#: the number of a line like ``validation:rmse=1071.2345``.
+NUMBER = r"(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
+METRIC_NAMES = (
+    "train:rmse",
+    "validation:rmse",
+    "validation:mae",
+    "validation:r2",
+    "cv:rmse_mean",
+    "cv:rmse_std",
+)
+METRIC_DEFINITIONS: list[dict[str, str]] = [
+    {"Name": name, "Regex": f"{name}={NUMBER}"} for name in METRIC_NAMES
+]
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainingResult:
+    """What a run produced: metrics by name, row counts and the artifact's metadata."""
+
+    metrics: dict[str, float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def format_metric(name: str, value: float) -> str:
+    """One metric line, in the stable form the METRIC_DEFINITIONS regexes match."""
+    return f"{name}={value:.4f}"
+
+
+def run_training(
+    training: str | os.PathLike[str],
+    model_dir: str | os.PathLike[str],
+    *,
+    hyperparameters: HyperParameters,
+    validation: str | os.PathLike[str] | None = None,
+    training_gzipped: bool | None = None,
+    validation_gzipped: bool | None = None,
+    output_data_dir: str | os.PathLike[str] | None = None,
+    log: Log = print,
+) -> TrainingResult:
+    """Train on the CSVs at ``training`` and write the model into ``model_dir``.
+
+    Metrics describe the model that is shipped: with a validation channel the forest is
+    trained on all training rows and scored on the channel; otherwise it is trained on
+    ``1 - validation_fraction`` of the rows and scored on the rest (0 scores nothing).
+    ``*_gzipped`` None judges each file by its ``.gz`` suffix (a Pipe-mode FIFO has none).
+    """
+    hp = hyperparameters
+    started = time.perf_counter()
+    data = read_labelled(training, gzipped=training_gzipped)
+    log(f"read {len(data)} training rows from {len(data.files)} file(s)")
+    holdout: LabelledData | None = None
+    if validation is not None:
+        holdout = read_labelled(validation, gzipped=validation_gzipped)
+        log(f"read {len(holdout)} validation rows from {len(holdout.files)} file(s)")
+    elif hp.validation_fraction > 0:
+        data, holdout = forest_model.split_holdout(data, hp.validation_fraction, hp.random_state)
+        log(f"held out {len(holdout)} rows ({hp.validation_fraction:.0%}) for validation")
+    if len(data) < 2:
+        raise ValueError(f"too few training rows ({len(data)}); need at least 2")
+
+    metrics: dict[str, float] = {}
+    if hp.cv_folds:
+        if len(data) < hp.cv_folds:
+            raise ValueError(f"cv_folds={hp.cv_folds} needs at least that many rows")
+        folds = forest_model.cross_validate(data, hp)
+        rmses = np.array([fold.rmse for fold in folds])
+        metrics["cv:rmse_mean"] = float(rmses.mean())
+        metrics["cv:rmse_std"] = float(rmses.std())
+
+    fitted = forest_model.fit(data.features, data.target, hp)
+    fit_seconds = time.perf_counter() - started
+    metrics["train:rmse"] = forest_model.evaluate(fitted, data.features, data.target).rmse
+    if holdout is not None:
+        scores = forest_model.evaluate(fitted, holdout.features, holdout.target)
+        metrics.update({f"validation:{k}": v for k, v in scores.as_dict().items()})
+    for name in METRIC_NAMES:
+        if name in metrics:
+            log(format_metric(name, metrics[name]))
+
+    onnx_bytes = forest_model.to_onnx_bytes(fitted.forest)
+    metadata = {
+        "hyperparameters": hp.as_strings(),
+        "metrics": metrics,
+        "rows": {"training": len(data), "validation": len(holdout) if holdout else 0},
+        "training_files": data.files,
+        "feature_names": list(fitted.featurizer.feature_names_out_),
+        "versions": library_versions(),
+        "training_seconds": round(fit_seconds, 3),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_model(
+        ModelArtifact(onnx=onnx_bytes, featurizer=fitted.featurizer.to_json(), metadata=metadata),
+        model_dir,
+    )
+    if output_data_dir is not None:
+        out = Path(output_data_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    log(f"model written to {model_dir} ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
+    return TrainingResult(metrics=metrics, metadata=metadata)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape the model, for the metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for package in ("bigmart", "scikit-learn", "numpy", "skl2onnx", "onnx", "onnxruntime"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions

@@ -1,0 +1,141 @@
+"""A local training job: SageMaker's job layout on disk, the real ``train`` as a child process.
+
+The job folder is an ``/opt/ml`` tree (``input/config``, ``input/data/<channel>``,
+``model``, ``output``), so ``train`` runs exactly as it would in the image. Afterwards,
+like SageMaker, the model and the output data are packed to ``output/model.tar.gz`` and
+``output/output.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bigmart.artifact import pack
+from bigmart.container.paths import OptMl
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TrainingJobResult:
+    """What a finished local training job left behind."""
+
+    name: str
+    status: str  # "Completed" | "Failed" | "Stopped"
+    job_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_archive: Path | None = None
+    failure_reason: str | None = None
+    seconds: float = 0.0
+
+
+def new_job_name(prefix: str = "bigmart-train") -> str:
+    """A unique, sortable job name in SageMaker's style."""
+    return f"{prefix}-{time.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4().hex[:4]}"
+
+
+def prepare_job(
+    job_dir: Path,
+    channels: Mapping[str, Path],
+    hyperparameters: Mapping[str, str],
+) -> OptMl:
+    """Lay out the job folder: config files, and each channel's data linked in."""
+    paths = OptMl(job_dir)
+    paths.config.mkdir(parents=True, exist_ok=True)
+    paths.model.mkdir(parents=True, exist_ok=True)
+    paths.output.mkdir(parents=True, exist_ok=True)
+    paths.hyperparameters.write_text(json.dumps(dict(hyperparameters), indent=1))
+    paths.input_data_config.write_text(
+        json.dumps(
+            {
+                name: {
+                    "ContentType": "text/csv",
+                    "TrainingInputMode": "File",
+                    "S3DistributionType": "FullyReplicated",
+                    "RecordWrapperType": "None",
+                }
+                for name in channels
+            },
+            indent=1,
+        )
+    )
+    paths.resource_config.write_text(
+        json.dumps(
+            {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
+        )
+    )
+    for name, source in channels.items():
+        folder = paths.channel(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        source = source.resolve()
+        # A link, not a copy: SageMaker copies from S3, but a local file is already here.
+        (folder / source.name).symlink_to(source, target_is_directory=source.is_dir())
+    return paths
+
+
+def run_training_job(
+    name: str,
+    job_dir: Path,
+    channels: Mapping[str, Path],
+    hyperparameters: Mapping[str, str],
+    *,
+    echo: Echo = print,
+    command: list[str] | None = None,
+) -> TrainingJobResult:
+    """Run ``train`` on a prepared job folder, streaming its log through ``echo``.
+
+    ``command`` is how ``train`` is started (default: this Python's ``train`` module);
+    a container engine passes its own.
+    """
+    paths = prepare_job(job_dir, channels, hyperparameters)
+    started = time.monotonic()
+    environment = {
+        **os.environ,
+        "OPT_ML": str(paths.root),
+        "TRAINING_JOB_NAME": name,
+        "PYTHONUNBUFFERED": "1",
+    }
+    argv = command or [sys.executable, "-m", "bigmart.container.train"]
+    with subprocess.Popen(
+        argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        previous = signal.signal(signal.SIGINT, lambda *_: process.send_signal(signal.SIGTERM))
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                echo(line.rstrip("\n"))
+            code = process.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    result = TrainingJobResult(
+        name=name, status="Completed", job_dir=job_dir, seconds=time.monotonic() - started
+    )
+    metrics_file = paths.output_data / "metrics.json"
+    if metrics_file.exists():
+        result.metrics = json.loads(metrics_file.read_text())
+    if code != 0:
+        result.status = "Stopped" if code == 143 else "Failed"
+        result.failure_reason = read_failure_reason(paths) or f"train exited with code {code}"
+        return result
+    result.model_archive = pack(paths.model, paths.output / "model.tar.gz")
+    paths.output_data.mkdir(parents=True, exist_ok=True)
+    pack(paths.output_data, paths.output / "output.tar.gz")
+    return result
+
+
+def read_failure_reason(paths: OptMl) -> str | None:
+    """FailureReason as SageMaker shows it: the failure file's first 1,024 characters,
+    here cut to its first paragraph (the traceback follows it)."""
+    if not paths.failure.exists():
+        return None
+    text = paths.failure.read_text(errors="replace")[:1024]
+    return text.split("\n\n", 1)[0].strip()
