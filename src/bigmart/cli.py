@@ -113,7 +113,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"job folder {job_dir} already exists; choose another --name")
     data = args.data
     if data is None:
-        data = job_dir.parent / f".{name}-synthetic.csv"
+        data = job_dir / "synthetic" / "train.csv"
         synth.write_csv(data, SYNTHETIC_ROWS, seed=0)
         print(
             f"No --data given: training on {SYNTHETIC_ROWS:,} synthetic Big Mart rows "

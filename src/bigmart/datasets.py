@@ -61,9 +61,7 @@ def find_csv_files(path: str | os.PathLike[str]) -> list[Path]:
             if not name.startswith(".") and name.lower().endswith(CSV_SUFFIXES):
                 found.append(Path(folder) / name)
     if not found:
-        raise SchemaError(
-            f"no CSV files (*.csv or *.csv.gz) found in folder {str(root)!r}", source=str(root)
-        )
+        raise SchemaError("no CSV files (*.csv or *.csv.gz) in this folder", source=str(root))
     return sorted(found)
 
 

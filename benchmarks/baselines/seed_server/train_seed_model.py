@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from benchmarks.baselines.seed_recipe import TARGET, seed_clean, seed_encode, seed_model
 from benchmarks.baselines.seed_server.predictor import MODEL_FILE
 

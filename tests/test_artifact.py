@@ -1,0 +1,99 @@
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from bigmart.artifact import (
+    ArtifactError,
+    ModelArtifact,
+    opened_model,
+    pack,
+    read_model,
+    write_model,
+)
+from bigmart.predictor import Predictor
+
+
+def test_trained_model_folder_holds_only_data_files(trained_model: Path):
+    names = sorted(p.name for p in trained_model.iterdir())
+    assert names == ["featurizer.json", "metadata.json", "model.onnx"]
+    for path in trained_model.rglob("*"):
+        assert path.suffix not in {".pkl", ".pickle", ".joblib"}
+        assert not path.read_bytes().startswith(b"\x80")  # no pickle protocol header
+
+
+def test_metadata_records_hyperparameters_metrics_versions_rows_and_checksums(trained_model):
+    metadata = json.loads((trained_model / "metadata.json").read_text())
+    assert metadata["hyperparameters"]["n_estimators"] == "20"
+    assert {"train:rmse", "validation:rmse", "validation:mae", "validation:r2"} <= set(
+        metadata["metrics"]
+    )
+    assert metadata["rows"] == {"training": 6818, "validation": 1705}
+    assert {"scikit-learn", "onnxruntime", "skl2onnx", "numpy"} <= set(metadata["versions"])
+    assert set(metadata["files"]) == {"model.onnx", "featurizer.json"}
+
+
+def test_round_trip(tmp_path, trained_model):
+    artifact = read_model(trained_model)
+    write_model(artifact, tmp_path / "copy")
+    again = read_model(tmp_path / "copy")
+    assert again.onnx == artifact.onnx and again.featurizer == artifact.featurizer
+
+
+def _copy(trained_model: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "model"
+    write_model(read_model(trained_model), target)
+    return target
+
+
+def test_tampered_file_is_refused_by_checksum(tmp_path, trained_model):
+    model = _copy(trained_model, tmp_path)
+    onnx = model / "model.onnx"
+    onnx.write_bytes(onnx.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ArtifactError, match="sha256"):
+        read_model(model)
+
+
+def test_missing_metadata_is_not_a_model(tmp_path, trained_model):
+    model = _copy(trained_model, tmp_path)
+    (model / "metadata.json").unlink()
+    with pytest.raises(ArtifactError, match=r"metadata\.json: missing"):
+        read_model(model)
+
+
+def test_bad_json_names_the_file(tmp_path, trained_model):
+    model = _copy(trained_model, tmp_path)
+    (model / "metadata.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match=r"metadata\.json: not valid JSON"):
+        read_model(model)
+
+
+def test_onnx_that_does_not_load_is_refused(tmp_path, trained_model):
+    artifact = read_model(trained_model)
+    artifact.onnx = b"definitely not onnx"
+    write_model(artifact, tmp_path / "m")  # checksums match, content is junk
+    with pytest.raises(ArtifactError, match="ONNX Runtime cannot load"):
+        Predictor.load(tmp_path / "m")
+
+
+def test_archive_round_trip_and_unsafe_members_are_refused(tmp_path, trained_model):
+    archive = pack(trained_model, tmp_path / "model.tar.gz")
+    with opened_model(archive) as folder:
+        assert read_model(folder).onnx == read_model(trained_model).onnx
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        tar.add(trained_model / "metadata.json", arcname="../../escaped.json")
+    with pytest.raises(ArtifactError), opened_model(evil):
+        pass
+    assert not (tmp_path.parent / "escaped.json").exists()
+
+
+def test_write_model_leaves_nothing_when_it_fails(tmp_path):
+    class Boom(bytes):
+        pass
+
+    bad = ModelArtifact(onnx=b"x", featurizer={"a": {1, 2}}, metadata={})  # set: not JSON
+    with pytest.raises(TypeError):
+        write_model(bad, tmp_path / "m")
+    assert list((tmp_path / "m").iterdir()) == []

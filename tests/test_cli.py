@@ -1,0 +1,172 @@
+"""``bigmart train``, ``predict`` and ``synth`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from bigmart import synth
+from bigmart.datasets import iter_csv_chunks
+from bigmart.predictor import Predictor
+
+BIGMART = str(Path(sys.executable).with_name("bigmart"))
+
+
+def bigmart(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIGMART, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_train_then_predict_end_to_end(tmp_path, real_train_csv, real_test_csv):
+    trained = bigmart(
+        "train",
+        "--data",
+        str(real_train_csv),
+        "--output",
+        str(tmp_path / "runs"),
+        "--name",
+        "job-1",
+        "--hp",
+        "n_estimators=30",
+    )
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "status: Completed" in trained.stdout
+    assert "metric: validation:rmse=" in trained.stdout
+    output = tmp_path / "runs" / "job-1" / "output"
+    archive = output / "model.tar.gz"
+    assert f"model: {archive}" in trained.stdout
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["featurizer.json", "metadata.json", "model.onnx"]
+    with tarfile.open(output / "output.tar.gz") as tar:
+        assert "metrics.json" in tar.getnames()
+
+    predicted = bigmart(
+        "predict",
+        "--model",
+        str(archive),
+        "--input",
+        str(real_test_csv),
+        "--output",
+        str(tmp_path / "preds.csv"),
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    lines = (tmp_path / "preds.csv").read_text().splitlines()
+    assert len(lines) == 5681
+    # In input order: the same rows scored in-process give the same numbers.
+    predictor = Predictor.load(tmp_path / "runs" / "job-1" / "model")
+    ((features, _),) = list(iter_csv_chunks(real_test_csv, require_target=False))
+    np.testing.assert_array_equal(np.array(lines, dtype=np.float32), predictor.predict(features))
+
+
+def test_predict_accepts_the_training_layout_with_target(tmp_path, trained_model, real_train_csv):
+    result = bigmart(
+        "predict",
+        "--model",
+        str(trained_model),
+        "--input",
+        str(real_train_csv),
+        "--output",
+        str(tmp_path / "out.csv"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 8523
+
+
+def test_predict_bad_input_names_line_and_writes_nothing(tmp_path, trained_model, real_test_csv):
+    lines = real_test_csv.read_text().splitlines()[:50]
+    cells = lines[30].split(",")
+    cells[5] = "n/a price"
+    lines[30] = ",".join(cells)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines))
+    result = bigmart(
+        "predict",
+        "--model",
+        str(trained_model),
+        "--input",
+        str(bad),
+        "--output",
+        str(tmp_path / "out.csv"),
+    )
+    assert result.returncode == 2
+    assert "line 31, column 'Item_MRP'" in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+    assert list(tmp_path.glob(".*partial")) == []
+
+
+def test_train_without_data_uses_synthetic_rows_and_says_so(tmp_path):
+    result = bigmart(
+        "train", "--output", str(tmp_path), "--name", "synthetic", "--hp", "n_estimators=10"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No --data given: training on 8,523 synthetic Big Mart rows" in result.stdout
+    assert (tmp_path / "synthetic" / "output" / "model.tar.gz").exists()
+
+
+def test_failed_training_job_prints_the_reason_and_exits_non_zero(tmp_path, real_train_csv):
+    lines = real_train_csv.read_text().splitlines()[:20]
+    lines[5] = lines[5].replace("Low Fat", "Low Fat,extra", 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines))
+    result = bigmart(
+        "train", "--data", str(bad), "--output", str(tmp_path / "runs"), "--name", "bad"
+    )
+    assert result.returncode == 1
+    assert "status: Failed" in result.stdout
+    assert "failure reason: Bad training data:" in result.stderr
+    assert "line 6" in result.stderr
+    assert not (tmp_path / "runs" / "bad" / "output" / "model.tar.gz").exists()
+
+
+def test_bad_hyperparameter_is_refused_before_a_job_starts(tmp_path, real_train_csv):
+    result = bigmart(
+        "train", "--data", str(real_train_csv), "--output", str(tmp_path), "--hp", "trees=5"
+    )
+    assert result.returncode == 2
+    assert "unknown hyper-parameter(s) trees" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_is_deterministic_and_shaped_like_big_mart(tmp_path):
+    for name in ("a.csv", "b.csv"):
+        assert (
+            bigmart(
+                "synth", "--rows", "2000", "--seed", "5", "--output", str(tmp_path / name)
+            ).returncode
+            == 0
+        )
+    a, b = (tmp_path / "a.csv").read_bytes(), (tmp_path / "b.csv").read_bytes()
+    assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest()
+    rows = list(csv.DictReader((tmp_path / "a.csv").open()))
+    assert len(rows) == 2000
+    assert {r["Item_Fat_Content"] for r in rows} == {"Low Fat", "LF", "low fat", "Regular", "reg"}
+    assert any(r["Item_Weight"] == "" for r in rows)
+    assert any(r["Outlet_Size"] == "" for r in rows)
+    assert any(float(r["Item_Visibility"]) == 0 for r in rows)
+    assert len({r["Outlet_Identifier"] for r in rows}) == 10
+    per_item = {}
+    for r in rows:
+        per_item.setdefault(r["Item_Identifier"], set()).add(r["Outlet_Identifier"])
+    assert max(len(outlets) for outlets in per_item.values()) >= 3
+
+
+def test_synth_streams_in_bounded_chunks():
+    chunks = list(synth.iter_rows(synth.CHUNK_ROWS * 2 + 5, seed=1))
+    assert [len(c) for c in chunks] == [synth.CHUNK_ROWS, synth.CHUNK_ROWS, 5]
+
+
+def test_synthetic_target_is_learnable(tmp_path):
+    from bigmart.hyperparameters import HyperParameters
+    from bigmart.training import run_training
+
+    data = tmp_path / "s.csv"
+    synth.write_csv(data, 5000, seed=3)
+    result = run_training(
+        data, tmp_path / "m", log=lambda _: None, hyperparameters=HyperParameters(n_estimators=30)
+    )
+    assert result.metrics["validation:r2"] > 0.5

@@ -1,0 +1,59 @@
+import pytest
+
+from bigmart.hyperparameters import HyperParameterError, HyperParameters
+
+
+def test_strings_are_parsed_to_types():
+    hp = HyperParameters.from_strings(
+        {
+            "n_estimators": "50",
+            "max_depth": "None",
+            "max_features": "0.5",
+            "validation_fraction": "0.1",
+            "cv_folds": "5",
+            "random_state": "3",
+        }
+    )
+    assert (hp.n_estimators, hp.max_depth, hp.max_features) == (50, None, 0.5)
+    assert (hp.validation_fraction, hp.cv_folds, hp.random_state) == (0.1, 5, 3)
+
+
+def test_defaults_are_the_tuned_forest():
+    hp = HyperParameters.from_strings({})
+    assert hp.n_estimators == 500 and hp.max_depth is not None
+
+
+def test_round_trip_through_strings():
+    hp = HyperParameters.from_strings({"max_depth": "None", "max_features": "sqrt"})
+    assert HyperParameters.from_strings(hp.as_strings()) == hp
+    assert all(isinstance(v, str) for v in hp.as_strings().values())
+
+
+def test_unknown_name_fails_and_lists_the_valid_ones():
+    with pytest.raises(HyperParameterError) as error:
+        HyperParameters.from_strings({"n_estimator": "10"})
+    message = str(error.value)
+    assert "n_estimator" in message and "n_estimators (an integer" in message
+    assert "cv_folds" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("n_estimators", "ten"),
+        ("n_estimators", "0"),
+        ("max_depth", "1.5"),
+        ("min_samples_leaf", "-1"),
+        ("max_features", "1.5"),
+        ("max_features", "auto"),
+        ("validation_fraction", "0.9"),
+        ("cv_folds", "1"),
+        ("random_state", "-3"),
+        ("n_jobs", "0"),
+        ("max_samples", "0"),
+    ],
+)
+def test_malformed_or_out_of_range_values_name_the_parameter(name, value):
+    with pytest.raises(HyperParameterError) as error:
+        HyperParameters.from_strings({name: value})
+    assert f"{name}={value!r}" in str(error.value) and "expected" in str(error.value)

@@ -1,0 +1,201 @@
+"""The real ``train`` program on a temporary /opt/ml, as SageMaker runs it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bigmart.training import METRIC_DEFINITIONS
+from conftest import FAST_HP, make_job, run_train
+
+
+def _assert_failed_cleanly(root: Path, result, reason_fragment: str) -> str:
+    assert result.returncode != 0, result.stdout
+    failure = (root / "output" / "failure").read_text()
+    first_line = failure.splitlines()[0]
+    assert reason_fragment in first_line, failure
+    assert "Traceback" in failure  # after the reason
+    assert list((root / "model").iterdir()) == []
+    assert not [p for p in root.iterdir() if p.name.startswith(".model-staging")]
+    return first_line
+
+
+def test_trains_on_real_data_and_writes_model_metrics_and_metric_lines(tmp_path, real_train_csv):
+    make_job(tmp_path, {"training": real_train_csv}, {**FAST_HP, "cv_folds": "3"})
+    result = run_train(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert not (tmp_path / "output" / "failure").exists()
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "featurizer.json",
+        "metadata.json",
+        "model.onnx",
+    ]
+    metrics = json.loads((tmp_path / "output" / "data" / "metrics.json").read_text())
+    # Every MetricDefinition regex finds its metric in the log, with the written value.
+    for definition in METRIC_DEFINITIONS:
+        match = re.search(definition["Regex"], result.stdout)
+        assert match, f"{definition['Name']} not found in the log"
+        assert float(match.group(1)) == pytest.approx(metrics[definition["Name"]], abs=1e-4)
+    assert 900 < metrics["validation:rmse"] < 1300
+
+
+def test_validation_channel_replaces_the_holdout(tmp_path, synthetic_csv, real_train_csv):
+    make_job(tmp_path, {"training": synthetic_csv, "validation": real_train_csv}, FAST_HP)
+    result = run_train(tmp_path)
+    assert result.returncode == 0, result.stdout
+    metadata = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert metadata["rows"] == {"training": 3000, "validation": 8523}
+
+
+def test_many_gzipped_files_in_subfolders(tmp_path, real_train_csv):
+    make_job(tmp_path, {}, FAST_HP)
+    lines = real_train_csv.read_text().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    channel = tmp_path / "input" / "data" / "training"
+    for part, start in enumerate(range(0, len(rows), 3000)):
+        folder = channel / f"part={part}"
+        folder.mkdir(parents=True)
+        with gzip.open(folder / "rows.csv.gz", "wt") as handle:
+            handle.write(header + "".join(rows[start : start + 3000]))
+    (tmp_path / "input" / "config" / "inputdataconfig.json").write_text(
+        json.dumps({"training": {"TrainingInputMode": "File"}})
+    )
+    result = run_train(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "read 8523 training rows from 3 file(s)" in result.stdout
+
+
+def test_pipe_mode_reads_the_training_0_fifo(tmp_path, real_train_csv):
+    make_job(tmp_path, {}, FAST_HP)
+    (tmp_path / "input" / "config" / "inputdataconfig.json").write_text(
+        json.dumps({"training": {"TrainingInputMode": "Pipe"}})
+    )
+    fifo = tmp_path / "input" / "data" / "training_0"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(real_train_csv.read_bytes()))
+    feeder.start()
+    result = run_train(tmp_path)
+    feeder.join(timeout=10)
+    assert result.returncode == 0, result.stdout
+    assert "read 8523 training rows" in result.stdout
+
+
+def _bad_job(tmp_path: Path, real_train_csv: Path, edit) -> Path:
+    lines = real_train_csv.read_text().splitlines()[:200]
+    text = edit(lines)
+    data = tmp_path / "train.csv"
+    if isinstance(text, bytes):
+        data.write_bytes(text)
+    else:
+        data.write_text(text)
+    make_job(tmp_path / "opt_ml", {"training": data}, FAST_HP)
+    return tmp_path / "opt_ml"
+
+
+def _drop_column(lines, name):
+    index = lines[0].split(",").index(name)
+    return "\n".join(
+        ",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in lines
+    )
+
+
+def _text_in_mrp(lines):
+    cells = lines[9].split(",")
+    cells[5] = "expensive"
+    lines[9] = ",".join(cells)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda lines: _drop_column(lines, "Item_MRP"), "missing column(s) Item_MRP"),
+        (_text_in_mrp, "line 10, column 'Item_MRP': expected a number, got 'expensive'"),
+        (lambda lines: "", "the file is empty"),
+        (lambda lines: b"\x1f\x8b\x08garbage", "unreadable gzip"),
+    ],
+    ids=["missing-column", "text-in-numeric", "empty-file", "bad-gzip"],
+)
+def test_bad_data_fails_with_a_specific_reason_and_no_model(
+    tmp_path, real_train_csv, edit, fragment
+):
+    root = _bad_job(tmp_path, real_train_csv, edit)
+    if fragment == "unreadable gzip":
+        source = root / "input" / "data" / "training" / "train.csv"
+        source.rename(source.with_name("train.csv.gz"))
+    result = run_train(root)
+    first_line = _assert_failed_cleanly(root, result, fragment)
+    assert first_line.startswith("Bad training data: ")
+    assert "train.csv" in first_line
+
+
+def test_no_files_in_the_channel(tmp_path):
+    make_job(tmp_path, {}, FAST_HP)
+    (tmp_path / "input" / "data" / "training").mkdir(parents=True)
+    (tmp_path / "input" / "config" / "inputdataconfig.json").write_text(
+        json.dumps({"training": {}})
+    )
+    _assert_failed_cleanly(tmp_path, run_train(tmp_path), "no CSV files")
+
+
+def test_missing_training_channel(tmp_path, real_train_csv):
+    make_job(tmp_path, {"validation": real_train_csv}, FAST_HP)
+    _assert_failed_cleanly(tmp_path, run_train(tmp_path), "'training' channel is required")
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "fragment"),
+    [
+        ({"n_trees": "10"}, "unknown hyper-parameter(s) n_trees; valid: n_estimators"),
+        ({"max_depth": "deep"}, "hyper-parameter max_depth='deep' is invalid"),
+    ],
+)
+def test_bad_hyperparameters_fail_naming_them(tmp_path, real_train_csv, hyperparameters, fragment):
+    make_job(tmp_path, {"training": real_train_csv}, hyperparameters)
+    _assert_failed_cleanly(tmp_path, run_train(tmp_path), fragment)
+
+
+def test_several_hosts_are_refused(tmp_path, real_train_csv):
+    make_job(tmp_path, {"training": real_train_csv}, FAST_HP)
+    (tmp_path / "input" / "config" / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]})
+    )
+    _assert_failed_cleanly(tmp_path, run_train(tmp_path), "set InstanceCount to 1")
+
+
+def test_sigterm_stops_training_with_stopped_in_the_failure_file(tmp_path, real_train_csv):
+    make_job(
+        tmp_path,
+        {"training": real_train_csv},
+        {"n_estimators": "3000", "max_depth": "None", "min_samples_leaf": "1", "cv_folds": "5"},
+    )
+    train = Path(sys.executable).with_name("train")
+    process = subprocess.Popen(
+        [str(train)],
+        env={**os.environ, "OPT_ML": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # wait until it is reading and fitting
+        if "training rows" in line:
+            break
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    failure = (tmp_path / "output" / "failure").read_text()
+    assert "stopped" in failure.splitlines()[0]
+    assert list((tmp_path / "model").iterdir()) == []
