@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bigmart.schema import CATEGORICAL, RawBatch, batch_length
+from bigmart.schema import CATEGORICAL, RawBatch
 
 FORMAT = "bigmart-featurizer/1"
 
@@ -124,43 +124,43 @@ class Featurizer:
     # -- transforming -------------------------------------------------------------------
 
     def transform(self, batch: RawBatch) -> np.ndarray:
-        """The feature matrix (float32, one row per input row, columns ``FEATURE_NAMES_OUT``)."""
+        """The feature matrix (float32, one row per input row, columns ``FEATURE_NAMES_OUT``).
+
+        Built from plain lists and converted once: a real-time request is one row, and a
+        few dozen small numpy operations would cost more than the forest itself.
+        """
         self._check_fitted()
-        rows = batch_length(batch)
         ids: Sequence[str | None] = batch["Item_Identifier"]
         types: Sequence[str | None] = batch["Item_Type"]
-
-        weight = _filled(batch["Item_Weight"], lambda i: self._weight_for(ids[i], types[i]))
-        raw_visibility = batch["Item_Visibility"]
-        visibility = raw_visibility.copy()
-        unseen = ~(raw_visibility > 0)  # zero, negative or NaN: a product on sale is seen
-        if unseen.any():
-            for i in np.flatnonzero(unseen):
-                visibility[i] = self._visibility_for(ids[i], types[i])
-        item_mean = (
-            np.array([self.item_visibility_.get(i, math.nan) for i in ids], dtype=np.float64)
-            if rows
-            else np.empty(0)
-        )
-        item_mean = np.where(np.isnan(item_mean), visibility, item_mean)
-        mrp = _filled(batch["Item_MRP"], lambda i: self.mrp_default_)
         outlets: Sequence[str | None] = batch["Outlet_Identifier"]
-        year = _filled(
-            batch["Outlet_Establishment_Year"],
-            lambda i: self.outlet_year_.get(outlets[i], self.year_default_),
-        )
 
-        matrix = np.empty((rows, len(FEATURE_NAMES_OUT)), dtype=np.float32)
-        matrix[:, 0] = weight
-        matrix[:, 1] = visibility
-        matrix[:, 2] = visibility / item_mean
-        matrix[:, 3] = mrp
-        matrix[:, 4] = self.reference_year - year
+        weight = batch["Item_Weight"].tolist()
+        for i, value in enumerate(weight):
+            if value != value:  # NaN: missing
+                weight[i] = self._weight_for(ids[i], types[i])
+        visibility = batch["Item_Visibility"].tolist()
+        for i, value in enumerate(visibility):
+            if not value > 0:  # zero, negative or missing: a product on sale is seen
+                visibility[i] = self._visibility_for(ids[i], types[i])
+        item_visibility = self.item_visibility_
+        ratio = [
+            _ratio(value, item_visibility.get(item, value)) if item is not None else 1.0
+            for value, item in zip(visibility, ids, strict=True)
+        ]
+        mrp = [self.mrp_default_ if v != v else v for v in batch["Item_MRP"].tolist()]
+        year = batch["Outlet_Establishment_Year"].tolist()
+        for i, value in enumerate(year):
+            if value != value:
+                year[i] = self.outlet_year_.get(outlets[i], self.year_default_)
+        age = [self.reference_year - value for value in year]
+
         cleaned = self._clean_categories(batch)
-        for offset, name in enumerate(ENCODED, start=5):
-            codes = self._codes[name]
-            matrix[:, offset] = [codes.get(label, UNKNOWN_CODE) for label in cleaned[name]]
-        return matrix
+        codes = [
+            [self._codes[name].get(label, UNKNOWN_CODE) for label in cleaned[name]]
+            for name in ENCODED
+        ]
+        columns = np.array([weight, visibility, ratio, mrp, age, *codes], dtype=np.float32)
+        return np.ascontiguousarray(columns.T).reshape(len(ids), len(FEATURE_NAMES_OUT))
 
     def fit_transform(self, batch: RawBatch, target: np.ndarray) -> np.ndarray:
         return self.fit(batch, target).transform(batch)
@@ -266,15 +266,8 @@ _STATE = (
 )
 
 
-def _filled(values: np.ndarray, fill: Any) -> np.ndarray:
-    """A copy of ``values`` with each NaN replaced by ``fill(row_index)``."""
-    missing = np.isnan(values)
-    if not missing.any():
-        return values
-    out = values.copy()
-    for i in np.flatnonzero(missing):
-        out[i] = fill(i)
-    return out
+def _ratio(value: float, mean: float) -> float:
+    return value / mean if mean > 0 else 1.0
 
 
 def _group_means(keys: Iterable[str | None], values: np.ndarray) -> dict[str, float]:

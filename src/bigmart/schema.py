@@ -204,19 +204,48 @@ def validate_columns(columns: Mapping[str, Sequence[Any]], numbering: RowNumberi
             source=numbering.source,
         )
     batch: RawBatch = {}
-    first = numbering.first_row
     for name in FEATURES:
         values = columns[name]
         if name in NUMERIC:
-            batch[name] = np.array(
-                [parse_number(v, name, first + i, numbering) for i, v in enumerate(values)],
-                dtype=np.float64,
-            )
+            batch[name] = _numeric_column(values, name, numbering)
         else:
-            batch[name] = [
-                parse_category(v, name, first + i, numbering) for i, v in enumerate(values)
-            ]
+            batch[name] = _category_column(values, name, numbering)
     return batch
+
+
+def _numeric_column(values: Sequence[Any], name: str, numbering: RowNumbering) -> np.ndarray:
+    """Parse a numeric column; the common case (every cell a plain number) in one numpy
+    call, anything else cell by cell so that the error names the cell."""
+    try:
+        array = np.array(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        array = None
+    if (
+        array is not None
+        and array.ndim == 1
+        and _all_finite(array)
+        and not any(value is True or value is False for value in values)
+    ):
+        return array
+    first = numbering.first_row
+    return np.array(
+        [parse_number(v, name, first + i, numbering) for i, v in enumerate(values)],
+        dtype=np.float64,
+    )
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    # A request is often one row, where numpy's reduction costs more than a Python loop.
+    if len(array) < 32:
+        return all(map(math.isfinite, array.tolist()))
+    return bool(np.isfinite(array).all())
+
+
+def _category_column(values: Sequence[Any], name: str, numbering: RowNumbering) -> list[str | None]:
+    if all(type(value) is str for value in values):
+        return [None if (text := value.strip()) in MISSING_TEXT else text for value in values]
+    first = numbering.first_row
+    return [parse_category(v, name, first + i, numbering) for i, v in enumerate(values)]
 
 
 def batch_length(batch: RawBatch) -> int:

@@ -1,0 +1,269 @@
+"""Request bodies to rows, predictions to response bodies: CSV, JSON and JSON Lines.
+
+A decoder is a function from body bytes to a validated ``RawBatch``; the tables at the end
+map content types to them. Every error is a ``SchemaError`` that names the row (1-based,
+counting data rows only) and, where it can, the column or field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from bigmart.predictor import format_predictions
+from bigmart.schema import (
+    FEATURES,
+    TRAINING_COLUMNS,
+    RawBatch,
+    RowNumbering,
+    SchemaError,
+    columns_from_records,
+    columns_from_rows,
+    validate_columns,
+)
+
+CSV = "text/csv"
+JSON = "application/json"
+JSON_LINES = "application/jsonlines"
+#: Other names senders use for the same formats.
+ALIASES = {
+    "application/x-jsonlines": JSON_LINES,
+    "application/jsonl": JSON_LINES,
+    "application/x-ndjson": JSON_LINES,
+    "application/json-lines": JSON_LINES,
+    "text/plain": CSV,
+    "application/csv": CSV,
+}
+KNOWN_COLUMNS = frozenset(TRAINING_COLUMNS)
+
+
+class UnsupportedMediaType(ValueError):
+    """A content type with no decoder (HTTP 415)."""
+
+
+class NotAcceptable(ValueError):
+    """An Accept header naming no format we write (HTTP 406)."""
+
+
+def media_type(header: str | None, default: str = CSV) -> str:
+    """The bare, lower-cased media type of a header value (parameters dropped)."""
+    if not header:
+        return default
+    bare = header.split(";", 1)[0].strip().lower()
+    return ALIASES.get(bare, bare) or default
+
+
+# -- decoding -----------------------------------------------------------------------------
+
+
+def decode(body: bytes, content_type: str | None) -> RawBatch:
+    """A request body to a validated batch, by ``Content-Type`` (none given means CSV)."""
+    kind = media_type(content_type)
+    decoder = DECODERS.get(kind)
+    if decoder is None:
+        raise UnsupportedMediaType(
+            f"Content-Type {kind!r} is not supported; use one of {', '.join(DECODERS)}"
+        )
+    if not body.strip():
+        raise SchemaError("the request body is empty; send at least one row")
+    return decoder(body)
+
+
+def decode_csv(body: bytes) -> RawBatch:
+    """CSV rows in the training file's column order, with or without the header row.
+
+    A header (recognised by the column names) may list the columns in any order; without
+    one, 11 columns are the features and 12 the training layout with the target last.
+    Blank lines are skipped; quoting follows RFC 4180.
+    """
+    text = _utf8(body)
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), strict=True) if row]
+    except csv.Error as error:
+        raise SchemaError(f"malformed CSV: {error}") from None
+    if not rows:
+        raise SchemaError("the request body has no CSV rows")
+    header = rows[0]
+    if _is_header(header):
+        return _csv_with_header(header, rows[1:])
+    return columns_from_rows(rows, RowNumbering(first_row=1))
+
+
+def decode_json(body: bytes) -> RawBatch:
+    """``{"instances": [...]}``, a bare list, one record, or pandas' split form
+    ``{"columns": [...], "data": [[...]]}``. Instances are records (objects keyed by
+    column) or lists in the training file's column order."""
+    document = _json(body)
+    if isinstance(document, Mapping):
+        if "instances" in document:
+            return _instances(document["instances"], "instances")
+        if "data" in document and "columns" in document:
+            return _split_form(document["columns"], document["data"])
+        if any(key in KNOWN_COLUMNS for key in document):
+            return columns_from_records([document])
+        raise SchemaError(
+            'expected {"instances": [...]}, {"columns": [...], "data": [...]}, '
+            "a list of records, or one record keyed by column name"
+        )
+    return _instances(document, "body")
+
+
+def decode_json_lines(body: bytes) -> RawBatch:
+    """One record (object or list) per line, as batch transform sends MultiRecord batches."""
+    instances = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            instances.append(orjson.loads(line))
+        except orjson.JSONDecodeError as error:
+            raise SchemaError(f"malformed JSON on line {number}: {error}", row=number) from None
+    return _instances(instances, "lines")
+
+
+DECODERS: dict[str, Callable[[bytes], RawBatch]] = {
+    CSV: decode_csv,
+    JSON: decode_json,
+    JSON_LINES: decode_json_lines,
+}
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = body.count(b"\n", 0, error.start) + 1
+        raise SchemaError(
+            f"the body is not valid UTF-8 (byte {error.start}, line {line})"
+        ) from None
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        if isinstance(error.__cause__, UnicodeDecodeError) or "utf-8" in str(error).lower():
+            _utf8(body)
+        raise SchemaError(f"malformed JSON: {error}") from None
+
+
+def _is_header(row: Sequence[str]) -> bool:
+    return row[0].strip() in KNOWN_COLUMNS and all(cell.strip() in KNOWN_COLUMNS for cell in row)
+
+
+def _csv_with_header(header: Sequence[str], rows: Sequence[Sequence[str]]) -> RawBatch:
+    names = [cell.strip() for cell in header]
+    missing = [name for name in FEATURES if name not in names]
+    if missing:
+        raise SchemaError(f"the header row lacks column(s) {', '.join(missing)}", row=0)
+    for number, row in enumerate(rows, start=1):
+        if len(row) != len(names):
+            raise SchemaError(
+                f"expected {len(names)} columns as in the header row, got {len(row)}", row=number
+            )
+    index = {name: names.index(name) for name in FEATURES}
+    return validate_columns(
+        {name: [row[i] for row in rows] for name, i in index.items()}, RowNumbering(first_row=1)
+    )
+
+
+def _instances(instances: Any, where: str) -> RawBatch:
+    if not isinstance(instances, list):
+        raise SchemaError(f"{where}: expected a list of records, got {_kind(instances)}")
+    if not instances:
+        raise SchemaError(f"{where}: the list of records is empty")
+    if all(isinstance(item, Mapping) for item in instances):
+        return columns_from_records(instances, RowNumbering(first_row=1))
+    for number, item in enumerate(instances, start=1):
+        if not isinstance(item, list):
+            raise SchemaError(
+                f"expected every record to be an object or every record a list; got {_kind(item)}",
+                row=number,
+            )
+    return columns_from_rows(instances, RowNumbering(first_row=1))
+
+
+def _split_form(columns: Any, data: Any) -> RawBatch:
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise SchemaError('"columns" must be a list of column names')
+    if not isinstance(data, list):
+        raise SchemaError(f'"data" must be a list of rows, got {_kind(data)}')
+    missing = [name for name in FEATURES if name not in columns]
+    if missing:
+        raise SchemaError(f'"columns" lacks {", ".join(missing)}')
+    for number, row in enumerate(data, start=1):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise SchemaError(f"expected a list of {len(columns)} values", row=number)
+    if not data:
+        raise SchemaError('"data" is empty')
+    index = {name: columns.index(name) for name in FEATURES}
+    return validate_columns(
+        {name: [row[i] for row in data] for name, i in index.items()}, RowNumbering(first_row=1)
+    )
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# -- encoding -----------------------------------------------------------------------------
+
+
+def encode_csv(predictions: np.ndarray) -> bytes:
+    return "".join(f"{text}\n" for text in format_predictions(predictions)).encode()
+
+
+def encode_json(predictions: np.ndarray) -> bytes:
+    return f'{{"predictions":[{",".join(format_predictions(predictions))}]}}'.encode()
+
+
+def encode_json_lines(predictions: np.ndarray) -> bytes:
+    return "".join(f'{{"prediction":{t}}}\n' for t in format_predictions(predictions)).encode()
+
+
+ENCODERS: dict[str, Callable[[np.ndarray], bytes]] = {
+    CSV: encode_csv,
+    JSON: encode_json,
+    JSON_LINES: encode_json_lines,
+}
+
+
+def choose_accept(header: str | None) -> str:
+    """The response format for an ``Accept`` header: the first listed (by quality) that we
+    write; ``*/*``, ``text/*`` or no header gives CSV."""
+    if not header or not header.strip():
+        return CSV
+    for candidate in _by_quality(header.split(",")):
+        kind = media_type(candidate, default="")
+        if kind in ("*/*", "*", "text/*"):
+            return CSV
+        if kind == "application/*":
+            return JSON
+        if kind in ENCODERS:
+            return kind
+    raise NotAcceptable(
+        f"Accept {header.strip()!r} names no supported format; use one of {', '.join(ENCODERS)}"
+    )
+
+
+def _by_quality(items: Iterable[str]) -> list[str]:
+    ranked = []
+    for order, item in enumerate(items):
+        quality = 1.0
+        for parameter in item.split(";")[1:]:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, order, item))
+    return [item for _, _, item in sorted(ranked)]

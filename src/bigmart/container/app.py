@@ -1,0 +1,203 @@
+"""The hosting container's web app: ``/ping``, ``/invocations``, ``/execution-parameters``.
+
+A bare ASGI app rather than a framework: a prediction costs tens of microseconds, so the
+request path is kept to a table lookup, a decode, a predict and an encode. The predictor is
+created at lifespan start-up, inside the worker process (ONNX Runtime sessions must not
+cross a fork), before the worker accepts a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bigmart.codecs import ENCODERS, NotAcceptable, UnsupportedMediaType, choose_accept, decode
+from bigmart.container.environment import ServingSettings
+from bigmart.predictor import Predictor
+from bigmart.schema import SchemaError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+log = logging.getLogger("bigmart.serve")
+
+
+class PayloadTooLarge(Exception):
+    """The body is over the payload limit (HTTP 413)."""
+
+
+class InferenceApp:
+    """SageMaker's hosting routes over one loaded model."""
+
+    def __init__(self, model_dir: Path, settings: ServingSettings) -> None:
+        self.model_dir = model_dir
+        self.settings = settings
+        self.predictor: Predictor | None = None
+        self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+            ("GET", "/ping"): self.ping,
+            ("POST", "/invocations"): self.invocations,
+            ("GET", "/execution-parameters"): self.execution_parameters,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.routes.get((scope["method"], scope["path"]))
+            if route is None:
+                await self.not_found(scope, send)
+            else:
+                await route(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    def load(self) -> None:
+        """Load the model into this process (one ONNX Runtime thread)."""
+        if self.predictor is None:
+            self.predictor = Predictor.load(self.model_dir, threads=1)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.load()
+                except Exception as error:  # report any load failure, never serve without
+                    log.error("cannot load the model from %s: %s", self.model_dir, error)
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- routes -------------------------------------------------------------------------
+
+    async def ping(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.predictor is None:
+            await _respond(send, 503, b"", [])
+        else:
+            await _respond(send, 200, b"", [])
+
+    async def execution_parameters(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _respond(send, 200, orjson.dumps(self.settings.execution_parameters()), JSON_HEADERS)
+
+    async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        echo = (
+            [(CUSTOM_ATTRIBUTES, headers[CUSTOM_ATTRIBUTES])]
+            if (CUSTOM_ATTRIBUTES in headers)
+            else []
+        )
+        limit = self.settings.max_body_bytes
+        try:
+            declared = headers.get(b"content-length")
+            if limit is not None and declared is not None and int(declared) > limit:
+                raise PayloadTooLarge(int(declared))
+            accept = choose_accept(headers.get(b"accept", b"").decode("latin-1"))
+            body = await _read_body(receive, limit)
+            if self.predictor is None:
+                self.load()
+            assert self.predictor is not None
+            batch = decode(body, headers.get(b"content-type", b"").decode("latin-1"))
+            predictions = self.predictor.predict(batch)
+            payload = ENCODERS[accept](predictions)
+        except SchemaError as error:
+            await _error(send, 400, error.as_dict(), echo)
+        except PayloadTooLarge:
+            await _error(
+                send,
+                413,
+                {
+                    "error": f"the request body is over the {self.settings.max_payload_mb} MB "
+                    "payload limit; send fewer rows per request"
+                },
+                echo,
+                close=True,
+            )
+        except UnsupportedMediaType as error:
+            await _error(send, 415, {"error": str(error)}, echo)
+        except NotAcceptable as error:
+            await _error(send, 406, {"error": str(error)}, echo)
+        except ValueError as error:  # e.g. a malformed Content-Length
+            await _error(send, 400, {"error": str(error)}, echo)
+        else:
+            await _respond(send, 200, payload, [(b"content-type", accept.encode()), *echo])
+
+    async def not_found(self, scope: Scope, send: Send) -> None:
+        known = {path for _, path in self.routes}
+        if scope["path"] in known:
+            allowed = ", ".join(m for m, p in self.routes if p == scope["path"])
+            await _error(
+                send,
+                405,
+                {"error": f"{scope['method']} is not allowed on {scope['path']}; use {allowed}"},
+                [],
+            )
+        else:
+            await _error(
+                send,
+                404,
+                {
+                    "error": f"no route {scope['path']}; the routes are "
+                    "GET /ping, POST /invocations, GET /execution-parameters"
+                },
+                [],
+            )
+
+
+async def _read_body(receive: Receive, limit: int | None) -> bytes:
+    """The whole body, refused as soon as it passes ``limit`` (for chunked uploads)."""
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        if limit is not None and len(body) > limit:
+            raise PayloadTooLarge(len(body))
+        return body
+    parts = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise PayloadTooLarge(size)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name.lower(): value for name, value in scope["headers"]}
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(
+    send: Send,
+    status: int,
+    detail: dict[str, Any],
+    echo: list[tuple[bytes, bytes]],
+    *,
+    close: bool = False,
+) -> None:
+    headers = [*JSON_HEADERS, *echo]
+    if close:  # the unread body must not be taken for the next request
+        headers.append((b"connection", b"close"))
+    await _respond(send, status, orjson.dumps(detail), headers)

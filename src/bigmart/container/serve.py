@@ -1,0 +1,99 @@
+"""``serve``: the hosting contract's process tree.
+
+A gunicorn master (binds the port, replaces a dead worker, drains on SIGTERM) over uvicorn
+workers running ``InferenceApp``. The model is verified in the master before the port is
+bound: a missing or corrupt model makes ``serve`` exit non-zero with one log line, so
+``/ping`` can never answer 200 without a usable model.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from bigmart.container.app import InferenceApp
+from bigmart.container.environment import ServingSettings
+from bigmart.container.paths import OptMl
+
+#: SageMaker sends SIGKILL 30 s after SIGTERM; in-flight requests get 25 s to finish.
+GRACEFUL_SECONDS = 25
+#: Longer than the load balancer's idle timeout, so the server never closes a connection
+#: the proxy is about to reuse (a source of 502s in batch).
+KEEPALIVE_SECONDS = 75
+EXIT_NO_MODEL = 3
+
+log = logging.getLogger("bigmart.serve")
+
+
+class ModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
+    """gunicorn, configured in code rather than by a config file."""
+
+    def __init__(self, app: InferenceApp, settings: ServingSettings) -> None:
+        self.application = app
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        options: dict[str, Any] = {
+            "bind": f"0.0.0.0:{self.settings.port}",
+            "workers": self.settings.workers,
+            "worker_class": "uvicorn_worker.UvicornWorker",
+            "timeout": self.settings.timeout,
+            "graceful_timeout": GRACEFUL_SECONDS,
+            "keepalive": KEEPALIVE_SECONDS,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "info",
+            "proc_name": "bigmart-serve",
+            # gunicorn 27's control socket would write to $HOME; a container needs none.
+            "control_socket_disable": True,
+        }
+        for key, value in options.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self) -> InferenceApp:
+        return self.application
+
+
+def main() -> None:
+    """Console entry point."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s serve: %(message)s", stream=sys.stderr
+    )
+    sys.exit(run(OptMl.from_environment()))
+
+
+def run(paths: OptMl) -> int:
+    """Verify the model, then serve until SIGTERM; return the exit code."""
+    try:
+        settings = ServingSettings.from_environment()
+    except ValueError as error:
+        log.error("bad serving setting: %s", error)
+        return 2
+    try:
+        from bigmart.predictor import Predictor
+
+        Predictor.load(paths.model)  # verify (checksums, featurizer, ONNX) before binding
+    except Exception as error:  # any failure here means: do not serve
+        log.error("cannot load the model from %s: %s", paths.model, error)
+        return EXIT_NO_MODEL
+    log.info(
+        "serving %s on port %d: %d worker(s), timeout %d s, payload limit %d MB%s",
+        paths.model,
+        settings.port,
+        settings.workers,
+        settings.timeout,
+        settings.max_payload_mb,
+        " (batch)" if settings.batch else "",
+    )
+    ModelServer(InferenceApp(Path(paths.model), settings), settings).run()
+    return 0
+
+
+if __name__ == "__main__":
+    main()
