@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV to write: one prediction per line, in input order",
     )
     predict.set_defaults(handler=run_predict)
+
+    serve = commands.add_parser(
+        "serve", help="serve a model locally exactly as the endpoint container does"
+    )
+    serve.add_argument("--model", type=Path, required=True, help="model folder or model.tar.gz")
+    serve.add_argument("--port", type=int, help="port (default: $SAGEMAKER_BIND_TO_PORT or 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    serve.set_defaults(handler=run_serve)
 
     synth = commands.add_parser("synth", help="write synthetic Big Mart rows")
     synth.add_argument("--rows", type=int, default=SYNTHETIC_ROWS)
@@ -151,6 +161,27 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"--model: {error}") from None
     print(f"wrote {rows:,} predictions to {args.output}")
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Unpack the model into a temporary ``/opt/ml/model`` and run ``serve`` on it."""
+    from bigmart.artifact import ArtifactError, copy_model, opened_model
+    from bigmart.container import serve
+    from bigmart.container.paths import OptMl
+
+    if args.port is not None:
+        os.environ["SAGEMAKER_BIND_TO_PORT"] = str(args.port)
+    if args.workers is not None:
+        os.environ["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
+    with tempfile.TemporaryDirectory(prefix="bigmart-serve-") as root:
+        paths = OptMl(Path(root))
+        try:
+            with opened_model(args.model) as model_dir:
+                copy_model(model_dir, paths.model)
+        except ArtifactError as error:
+            raise UsageError(f"--model: {error}") from None
+        serve.configure_logging()
+        return serve.run(paths)
 
 
 def run_synth(args: argparse.Namespace) -> int:

@@ -179,13 +179,21 @@ def _instances(instances: Any, where: str) -> RawBatch:
         raise SchemaError(f"{where}: the list of records is empty")
     if all(isinstance(item, Mapping) for item in instances):
         return columns_from_records(instances, RowNumbering(first_row=1))
+    if all(isinstance(item, list) for item in instances):
+        return columns_from_rows(instances, RowNumbering(first_row=1))
+    records = []
     for number, item in enumerate(instances, start=1):
-        if not isinstance(item, list):
+        if isinstance(item, Mapping):
+            records.append(item)
+        elif isinstance(item, list):
+            columns_from_rows([item], RowNumbering(first_row=number))  # checks the width
+            records.append(dict(zip(FEATURES, item, strict=False)))
+        else:
             raise SchemaError(
-                f"expected every record to be an object or every record a list; got {_kind(item)}",
+                f"expected a record (an object, or a list in column order), got {_kind(item)}",
                 row=number,
             )
-    return columns_from_rows(instances, RowNumbering(first_row=1))
+    return columns_from_records(records, RowNumbering(first_row=1))
 
 
 def _split_form(columns: Any, data: Any) -> RawBatch:

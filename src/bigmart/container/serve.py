@@ -62,10 +62,14 @@ class ModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
 
 def main() -> None:
     """Console entry point."""
+    configure_logging()
+    sys.exit(run(OptMl.from_environment()))
+
+
+def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s serve: %(message)s", stream=sys.stderr
     )
-    sys.exit(run(OptMl.from_environment()))
 
 
 def run(paths: OptMl) -> int:
