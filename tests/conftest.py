@@ -17,6 +17,14 @@ REAL_DATA = Path(os.environ.get("BIGMART_DATA", REPO.parent / "shared" / "data" 
 FAST_HP = {"n_estimators": "20", "max_depth": "6", "min_samples_leaf": "20"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Job records go to a temporary state folder, never the user's ~/.bigmart."""
+    home = tmp_path_factory.mktemp("bigmart_home")
+    os.environ["BIGMART_HOME"] = str(home)
+    return home
+
+
 @pytest.fixture(scope="session")
 def real_train_csv() -> Path:
     path = REAL_DATA / "train.csv"

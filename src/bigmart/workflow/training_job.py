@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +35,6 @@ class TrainingJobResult:
     model_archive: Path | None = None
     failure_reason: str | None = None
     seconds: float = 0.0
-
-
-def new_job_name(prefix: str = "bigmart-train") -> str:
-    """A unique, sortable job name in SageMaker's style."""
-    return f"{prefix}-{time.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4().hex[:4]}"
 
 
 def prepare_job(

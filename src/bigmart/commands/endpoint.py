@@ -1,0 +1,181 @@
+"""``bigmart endpoint create|invoke|delete|list``: local endpoints that outlive the command.
+
+An endpoint is the real ``serve`` started in the background on a copy of the model under
+``<state>/endpoints/<name>/``; its port and process are kept in the job store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from bigmart.commands import UsageError
+from bigmart.commands.common import store
+from bigmart.workflow import storage
+from bigmart.workflow.jobs import JobRecord, state_home
+from bigmart.workflow.model_server import ModelServer, ServerError, materialize_model, ping
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    endpoint = commands.add_parser("endpoint", help="local real-time endpoints")
+    actions = endpoint.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = actions.add_parser("create", help="start an endpoint; returns once /ping is 200")
+    create.add_argument(
+        "--model", required=True, help="model folder, model.tar.gz, or an s3:// model.tar.gz"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--port", type=int, help="port (default: a free one)")
+    create.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    create.set_defaults(handler=run_create)
+
+    invoke = actions.add_parser("invoke", help="send a request body to an endpoint")
+    invoke.add_argument("name")
+    invoke.add_argument("--body", type=Path, required=True, help="file to send ('-': stdin)")
+    invoke.add_argument("--content-type", default="text/csv")
+    invoke.add_argument("--accept", default="text/csv")
+    invoke.set_defaults(handler=run_invoke)
+
+    delete = actions.add_parser("delete", help="stop an endpoint (drains requests in flight)")
+    delete.add_argument("name")
+    delete.set_defaults(handler=run_delete)
+
+    listing = actions.add_parser("list", help="endpoints and whether they answer")
+    listing.set_defaults(handler=run_list)
+
+
+def endpoint_dir(name: str) -> Path:
+    return state_home() / "endpoints" / name
+
+
+def run_create(args: argparse.Namespace) -> int:
+    jobs = store()
+    existing = jobs.get(args.name)
+    if existing is not None and existing.status in ("Creating", "InService"):
+        raise UsageError(
+            f"endpoint {args.name!r} already exists ({existing.status}); "
+            f"delete it first: bigmart endpoint delete {args.name}"
+        )
+    if existing is not None:
+        raise UsageError(
+            f"the name {args.name!r} is taken by a {existing.kind} record; choose another"
+        )
+    jobs.create(args.name, "endpoint", {"model": args.model, "port": args.port}, "Creating")
+    folder = endpoint_dir(args.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    environment = {}
+    if args.workers:
+        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
+    try:
+        materialize_model(args.model, folder / "model")
+        server = ModelServer(
+            folder,
+            port=args.port,
+            environment=environment,
+            log_path=folder / "serve.log",
+            detached=True,
+        )
+        server.start()
+    except (ServerError, storage.StorageError, ValueError, OSError) as error:
+        jobs.update(args.name, status="Failed", failure_reason=str(error), ended=True)
+        raise UsageError(f"endpoint {args.name!r} failed: {error}") from None
+    assert server.process is not None
+    jobs.update(
+        args.name,
+        status="InService",
+        artifacts={
+            "port": server.port,
+            "pid": server.process.pid,
+            "url": f"http://127.0.0.1:{server.port}/invocations",
+            "log": str(server.log_path),
+            "model_dir": str(folder / "model"),
+        },
+    )
+    print(f"endpoint {args.name}: InService at http://127.0.0.1:{server.port}/invocations")
+    return 0
+
+
+def _live_endpoint(name: str) -> JobRecord:
+    record = store().get(name)
+    if record is None or record.kind != "endpoint":
+        raise UsageError(f"no endpoint named {name!r}; see: bigmart endpoint list")
+    if record.status != "InService":
+        raise UsageError(f"endpoint {name!r} is {record.status}")
+    return record
+
+
+def run_invoke(args: argparse.Namespace) -> int:
+    record = _live_endpoint(args.name)
+    body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
+    connection = http.client.HTTPConnection("127.0.0.1", record.artifacts["port"], timeout=70)
+    try:
+        connection.request(
+            "POST",
+            "/invocations",
+            body=body,
+            headers={"Content-Type": args.content_type, "Accept": args.accept},
+        )
+        response = connection.getresponse()
+        payload = response.read()
+    except OSError as error:
+        raise UsageError(
+            f"endpoint {args.name!r} does not answer ({error}); "
+            f"its log: {record.artifacts.get('log')}"
+        ) from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        print(f"HTTP {response.status}: {payload.decode('utf-8', 'replace')}", file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(payload)
+    sys.stdout.flush()
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    jobs = store()
+    record = jobs.get(args.name)
+    if record is None or record.kind != "endpoint":
+        raise UsageError(f"no endpoint named {args.name!r}")
+    pid = record.artifacts.get("pid")
+    if pid and _is_our_server(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 35
+        while _is_our_server(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _is_our_server(pid):
+            os.kill(pid, signal.SIGKILL)
+    jobs.update(args.name, status="Deleted", ended=True)
+    print(f"endpoint {args.name}: Deleted")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    endpoints = store().list("endpoint")
+    if not endpoints:
+        print("no endpoints; create one: bigmart endpoint create --model M --name N")
+        return 0
+    print(f"{'NAME':30} {'STATUS':12} URL")
+    for record in endpoints:
+        status = record.status
+        port = record.artifacts.get("port")
+        if status == "InService" and not (port and ping(port)):
+            status = "NotAnswering"
+        print(f"{record.name:30} {status:12} {record.artifacts.get('url', '')}")
+    return 0
+
+
+def _is_our_server(pid: int) -> bool:
+    """True if ``pid`` is alive and still a ``serve`` (PIDs are reused)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+    return b"serve" in command and ") Z " not in stat

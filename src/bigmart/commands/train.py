@@ -1,0 +1,148 @@
+"""``bigmart train``: a training job on local folders or S3."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bigmart import synth
+from bigmart.commands import UsageError
+from bigmart.commands.common import new_name, store
+from bigmart.hyperparameters import HyperParameters, valid_names
+from bigmart.workflow import storage
+from bigmart.workflow.jobs import state_home
+from bigmart.workflow.training_job import run_training_job
+
+SYNTHETIC_ROWS = 8_523  # as many rows as the real training file
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    train = commands.add_parser(
+        "train",
+        help="run a training job (the real `train` program on a SageMaker-shaped job folder)",
+        epilog=f"Hyper-parameters: {valid_names()}",
+    )
+    train.add_argument(
+        "--data", help="training CSV file, folder or s3:// prefix (default: synthetic rows)"
+    )
+    train.add_argument("--validation", help="validation CSV file, folder or s3:// prefix")
+    train.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyper-parameter (repeatable)",
+    )
+    train.add_argument(
+        "--output",
+        default="runs",
+        help="where job folders go: a folder or an s3:// prefix (default: runs/)",
+    )
+    train.add_argument("--name", help="job name (default: bigmart-train-<time>-<id>)")
+    train.set_defaults(handler=run)
+
+
+def parse_hp(pairs: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings to SageMaker's all-string hyper-parameters, checked now so a
+    typo fails before a job is laid out."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--hp {pair!r}: expected KEY=VALUE")
+        values[key.strip()] = value.strip()
+    HyperParameters.from_strings(values)
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    hyperparameters = parse_hp(args.hp)
+    name = args.name or new_name("bigmart-train")
+    remote_output = storage.is_s3(args.output)
+    # An S3 job is staged in the state folder, then its artifacts are uploaded.
+    job_dir = (state_home() / "jobs" / name) if remote_output else Path(args.output) / name
+    if job_dir.exists():
+        raise UsageError(f"job folder {job_dir} already exists; choose another --name")
+    jobs = store()
+    try:
+        jobs.create(
+            name,
+            "training",
+            {
+                "data": args.data,
+                "validation": args.validation,
+                "output": args.output,
+                "hyperparameters": hyperparameters,
+            },
+            "InProgress",
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        channels = _channels(args, job_dir)
+    except (storage.StorageError, UsageError) as error:
+        jobs.update(name, status="Failed", failure_reason=str(error), ended=True)
+        raise UsageError(str(error)) from None
+    print(f"Training job {name}: {job_dir}")
+    result = run_training_job(
+        name, job_dir, channels, hyperparameters, echo=lambda line: print(f"  | {line}", flush=True)
+    )
+    artifacts: dict[str, str] = {}
+    if result.status == "Completed" and result.model_archive is not None:
+        artifacts = {
+            "model": str(result.model_archive),
+            "output": str(result.model_archive.with_name("output.tar.gz")),
+        }
+        if remote_output:
+            prefix = storage.join(args.output, f"{name}/output")
+            for key, path in list(artifacts.items()):
+                destination = storage.join(prefix, Path(path).name)
+                storage.upload_file(path, destination)
+                artifacts[key] = destination
+    jobs.update(
+        name,
+        status=result.status,
+        metrics=result.metrics,
+        artifacts=artifacts,
+        failure_reason=result.failure_reason,
+        ended=True,
+    )
+    print(f"job: {result.name}")
+    print(f"status: {result.status} ({result.seconds:.1f} s)")
+    for metric, value in sorted(result.metrics.items()):
+        print(f"metric: {metric}={value:.4f}")
+    if result.status != "Completed":
+        print(f"failure reason: {result.failure_reason}", file=sys.stderr)
+        return 1
+    print(f"model: {artifacts['model']}")
+    return 0
+
+
+def _channels(args: argparse.Namespace, job_dir: Path) -> dict[str, Path]:
+    """Each channel as a local path; S3 channels are downloaded keeping the key tree."""
+    channels: dict[str, Path] = {}
+    sources = {"training": args.data, "validation": args.validation}
+    for channel, source in sources.items():
+        if source is None:
+            continue
+        if storage.is_s3(source):
+            target = job_dir / "downloads" / channel
+            storage.download_tree(source, target)
+            channels[channel] = target
+        elif Path(source).exists():
+            channels[channel] = Path(source)
+        else:
+            raise UsageError(
+                f"--{'data' if channel == 'training' else channel} {source}: no such file or folder"
+            )
+    if "training" not in channels:
+        data = job_dir / "synthetic" / "train.csv"
+        synth.write_csv(data, SYNTHETIC_ROWS, seed=0)
+        print(
+            f"No --data given: training on {SYNTHETIC_ROWS:,} synthetic Big Mart rows "
+            "(bigmart synth). For real data: bigmart train --data train.csv"
+        )
+        channels["training"] = data
+    return channels

@@ -1,0 +1,87 @@
+"""What SageMaker accepts as names, role ARNs, instance types and S3 URIs.
+
+Checked before a request leaves, so a typo fails at once with a sentence that names the
+argument and says what would be right, instead of a ValidationException minutes later.
+The patterns are the botocore service model's own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+# SageMaker's job and endpoint names: TrainingJobName, TransformJobName, EndpointName,
+# EndpointConfigName. ModelName also allows inner runs of hyphens, which this accepts too.
+RESOURCE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+# A bucket name (3-63 of lower-case letters, digits, dots, hyphens), then an optional key.
+S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
+ENVIRONMENT_KEY = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+MAX_ENVIRONMENT = 100
+
+
+class RequestError(ValueError):
+    """An argument SageMaker would reject; the message names it and what is valid."""
+
+
+def check_name(value: str, what: str) -> str:
+    """A job, model or endpoint name: 1-63 letters, digits and hyphens, starting and ending
+    with a letter or digit."""
+    if not isinstance(value, str) or len(value) > 63 or not RESOURCE_NAME.fullmatch(value):
+        raise RequestError(
+            f"{what} {value!r} is not a valid SageMaker name: use 1-63 letters, digits and "
+            "hyphens, starting and ending with a letter or digit (e.g. bigmart-2024-06-01)"
+        )
+    return value
+
+
+def check_s3_uri(value: str, what: str) -> str:
+    """An ``s3://bucket/prefix`` URI (SageMaker reads and writes nothing else here)."""
+    if not isinstance(value, str) or not S3_URI.fullmatch(value) or len(value) > 1024:
+        raise RequestError(
+            f"{what} {value!r} is not an S3 URI: expected s3://<bucket>/<prefix>, "
+            "e.g. s3://my-bucket/bigmart/train/"
+        )
+    return value
+
+
+def check_role_arn(value: str) -> str:
+    """An IAM role ARN: SageMaker assumes it to read S3, pull the image and write logs."""
+    if not isinstance(value, str) or not ROLE_ARN.fullmatch(value):
+        raise RequestError(
+            f"role {value!r} is not an IAM role ARN: expected "
+            "arn:aws:iam::<12-digit account>:role/<name>, a role SageMaker may assume"
+        )
+    return value
+
+
+def check_instance(instance_type: str, instance_count: int) -> None:
+    """An ``ml.*`` instance type and a count of at least one."""
+    if not isinstance(instance_type, str) or not instance_type.startswith("ml."):
+        hint = f" (did you mean ml.{instance_type}?)" if isinstance(instance_type, str) else ""
+        raise RequestError(
+            f"instance type {instance_type!r} is not a SageMaker instance type: "
+            f"they start with 'ml.', e.g. ml.m5.large{hint}"
+        )
+    if not isinstance(instance_count, int) or instance_count < 1:
+        raise RequestError(f"instance count {instance_count!r} must be a whole number >= 1")
+
+
+def check_environment(environment: Mapping[str, str] | None) -> dict[str, str]:
+    """Container environment variables: at most 100, names like shell variables, string
+    values (SageMaker rejects numbers)."""
+    env = dict(environment or {})
+    if len(env) > MAX_ENVIRONMENT:
+        raise RequestError(f"{len(env)} environment variables given; SageMaker allows 100")
+    for key, value in env.items():
+        if not isinstance(key, str) or not ENVIRONMENT_KEY.fullmatch(key):
+            raise RequestError(
+                f"environment variable name {key!r} is invalid: use letters, digits and _ "
+                "and do not start with a digit"
+            )
+        if not isinstance(value, str):
+            raise RequestError(
+                f"environment variable {key}={value!r} must be a string, e.g. {str(value)!r}"
+            )
+    return env

@@ -1,0 +1,173 @@
+"""The record of every local training job, transform job and endpoint, in SQLite.
+
+The database lives in the state folder (``$BIGMART_HOME``, default ``~/.bigmart``). WAL
+mode and a busy timeout let several jobs write at once without corrupting it or failing:
+each change is one short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = ("training", "transform", "endpoint")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    ended REAL,
+    parameters TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    artifacts TEXT NOT NULL DEFAULT '{}',
+    failure_reason TEXT
+)
+"""
+
+
+@dataclass
+class JobRecord:
+    """One job or endpoint as the user sees it in ``bigmart jobs``."""
+
+    name: str
+    kind: str
+    status: str
+    created: float
+    ended: float | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    failure_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "created": _iso(self.created),
+            "ended": _iso(self.ended) if self.ended else None,
+            "seconds": round(self.ended - self.created, 3) if self.ended else None,
+            "parameters": self.parameters,
+            "metrics": self.metrics,
+            "artifacts": self.artifacts,
+            "failure_reason": self.failure_reason,
+        }
+
+
+def state_home() -> Path:
+    """The state folder: ``$BIGMART_HOME`` or ``~/.bigmart``."""
+    return Path(os.environ.get("BIGMART_HOME") or Path.home() / ".bigmart")
+
+
+class JobStore:
+    """Job records in ``<state>/jobs.db``."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = home or state_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.path = self.home / "jobs.db"
+        with self._connection() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA busy_timeout=30000")
+            yield connection
+        finally:
+            connection.close()
+
+    def create(self, name: str, kind: str, parameters: Mapping[str, Any], status: str) -> None:
+        """Record a new job; a name already used is an error (names are unique, as on AWS)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        try:
+            with self._connection() as connection:
+                connection.execute(
+                    "INSERT INTO jobs (name, kind, status, created, parameters) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (name, kind, status, time.time(), json.dumps(dict(parameters), default=str)),
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"a job or endpoint named {name!r} already exists") from None
+
+    def update(
+        self,
+        name: str,
+        *,
+        status: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        artifacts: Mapping[str, Any] | None = None,
+        failure_reason: str | None = None,
+        ended: bool = False,
+    ) -> None:
+        """Change a job's status and outcome (only the fields given)."""
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = status
+        if metrics is not None:
+            changes["metrics"] = json.dumps(dict(metrics))
+        if artifacts is not None:
+            changes["artifacts"] = json.dumps(dict(artifacts), default=str)
+        if failure_reason is not None:
+            changes["failure_reason"] = failure_reason
+        if ended:
+            changes["ended"] = time.time()
+        if not changes:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        with self._connection() as connection:
+            connection.execute(
+                f"UPDATE jobs SET {assignments} WHERE name = ?", (*changes.values(), name)
+            )
+
+    def get(self, name: str) -> JobRecord | None:
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT name, kind, status, created, ended, parameters, metrics, artifacts, "
+                "failure_reason FROM jobs WHERE name = ?",
+                (name,),
+            ).fetchone()
+        return _record(row) if row else None
+
+    def list(self, kind: str | None = None) -> list[JobRecord]:
+        query = (
+            "SELECT name, kind, status, created, ended, parameters, metrics, artifacts, "
+            "failure_reason FROM jobs"
+        )
+        arguments: tuple[Any, ...] = ()
+        if kind is not None:
+            query += " WHERE kind = ?"
+            arguments = (kind,)
+        with self._connection() as connection:
+            rows = connection.execute(query + " ORDER BY created, name", arguments).fetchall()
+        return [_record(row) for row in rows]
+
+
+def _record(row: tuple[Any, ...]) -> JobRecord:
+    name, kind, status, created, ended, parameters, metrics, artifacts, failure = row
+    return JobRecord(
+        name=name,
+        kind=kind,
+        status=status,
+        created=created,
+        ended=ended,
+        parameters=json.loads(parameters),
+        metrics=json.loads(metrics),
+        artifacts=json.loads(artifacts),
+        failure_reason=failure,
+    )
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -1,0 +1,568 @@
+"""Batch transform, locally, with SageMaker's semantics.
+
+The real ``serve`` runs with the batch environment (``SAGEMAKER_BATCH=true``, the payload
+limit, …). Each input object is split into records (SplitType), the records packed into
+mini-batches by bytes under the payload limit (BatchStrategy; never across two objects),
+sent concurrently (MaxConcurrentTransforms), and the answers written in input order to
+``<name>.out`` under the output location, keeping the input's relative path. An output is
+published only when every record of its object has an answer, so a failed object leaves no
+``.out`` and the others still complete. Transient failures (a worker dying, a connection
+reset, a 5xx) are retried up to 3 times, as SageMaker's ``InvocationsMaxRetries``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import http.client
+import io
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from bigmart.codecs import CSV, JSON, JSON_LINES, KNOWN_COLUMNS, media_type
+from bigmart.workflow import storage
+from bigmart.workflow.jsonpath import JsonPathError, Step, compile_path
+from bigmart.workflow.options import TransformOptions
+
+MIB = 1024 * 1024
+MAX_RETRIES = 3
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: Name of the prediction column when a joined CSV output keeps the input's header row.
+PREDICTION_COLUMN = "prediction"
+#: With MaxPayloadInMB=0 (unbounded), records are still sent in blocks of this size so that
+#: memory stays flat; SageMaker streams such payloads in chunks too.
+UNBOUNDED_BLOCK = 64 * MIB
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+Echo = Callable[[str], None]
+
+
+class RecordFailure(Exception):
+    """Records of an object that could not be transformed; names the line and why."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int  # 1-based line of the object (SplitType None: 1)
+    raw: bytes  # the input record, without its line ending
+    payload: bytes  # what is sent: the record after the input filter
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One request: its body, the input line of each record it carries, and the records
+    themselves when the answer must be joined with them."""
+
+    body: bytes
+    lines: Sequence[int]
+    records: list[Record] | None = None
+
+
+@dataclass
+class ObjectOutcome:
+    """How one input object went."""
+
+    input: str
+    output: str
+    records: int = 0
+    status: str = "Completed"
+    line: int | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Plan:
+    """The effective settings: job options, then the server's, then SageMaker's defaults."""
+
+    content_type: str
+    accept: str | None
+    split_lines: bool
+    multi_record: bool
+    payload_limit: int | None
+    concurrency: int
+    assemble_lines: bool
+    join_input: bool
+    input_filter: Step | None
+    output_filter: Step | None
+    gzipped: bool
+    described: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def per_record(self) -> bool:
+        """Whether records must be handled one by one (filters, joins, SingleRecord);
+        otherwise whole blocks of lines are sent as they are, which is several times
+        faster."""
+        return self.input_filter is not None or self.join_input or not self.multi_record
+
+    @classmethod
+    def resolve(cls, options: TransformOptions, server: dict[str, Any]) -> Plan:
+        strategy = options.batch_strategy or {
+            "MULTI_RECORD": "MultiRecord",
+            "SINGLE_RECORD": "SingleRecord",
+        }.get(str(server.get("BatchStrategy", "")).upper(), "MultiRecord")
+        payload_mb = options.max_payload_mb
+        if payload_mb is None:
+            payload_mb = int(server.get("MaxPayloadInMB", 6))
+        concurrency = options.max_concurrent_transforms or int(
+            server.get("MaxConcurrentTransforms", 1)
+        )
+        content_type = media_type(options.content_type)
+        if options.join_source == "Input" and options.assemble_with != "Line":
+            raise ValueError("JoinSource=Input needs AssembleWith=Line (one output per record)")
+        try:
+            input_filter = (
+                None if options.input_filter.strip() == "$" else compile_path(options.input_filter)
+            )
+            output_filter = (
+                None
+                if options.output_filter.strip() == "$"
+                else compile_path(options.output_filter)
+            )
+        except JsonPathError as error:
+            raise ValueError(str(error)) from None
+        return cls(
+            content_type=content_type,
+            accept=options.accept,
+            split_lines=options.split_type == "Line",
+            multi_record=strategy == "MultiRecord",
+            payload_limit=payload_mb * MIB if payload_mb else None,
+            concurrency=max(1, concurrency),
+            assemble_lines=options.assemble_with == "Line",
+            join_input=options.join_source == "Input",
+            input_filter=input_filter,
+            output_filter=output_filter,
+            gzipped=options.compression_type == "Gzip",
+            described={
+                "BatchStrategy": strategy,
+                "MaxPayloadInMB": payload_mb,
+                "MaxConcurrentTransforms": max(1, concurrency),
+            },
+        )
+
+
+class Invoker:
+    """POSTs to ``/invocations`` with one keep-alive connection per thread and retries."""
+
+    def __init__(self, port: int, plan: Plan, timeout: float = 600.0) -> None:
+        self.port = port
+        self.plan = plan
+        self.timeout = timeout
+        self.local = threading.local()
+        self.headers = {"Content-Type": plan.content_type}
+        if plan.accept:
+            self.headers["Accept"] = plan.accept
+        self.retries = 0
+
+    def invoke(self, body: bytes) -> tuple[int, str, bytes]:
+        """``(status, content type, body)``; a transient failure is retried, then raised."""
+        last = ""
+        for attempt in range(MAX_RETRIES + 1):
+            if attempt:
+                self.retries += 1
+                time.sleep(0.2 * 2 ** (attempt - 1))
+            try:
+                connection = self._connection()
+                connection.request("POST", "/invocations", body=body, headers=self.headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                self._reset()
+                last = f"{type(error).__name__}: {error}"
+                continue
+            if response.status in RETRY_STATUSES:
+                self._reset()
+                last = f"HTTP {response.status}: {payload[:200]!r}"
+                continue
+            return response.status, response.getheader("Content-Type", CSV), payload
+        raise ConnectionError(f"invocation failed after {MAX_RETRIES} retries ({last})")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            self.local.connection = connection
+        return connection
+
+    def _reset(self) -> None:
+        connection = getattr(self.local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self.local.connection = None
+
+
+class Progress:
+    """A progress bar on a terminal (records/s, ETA by bytes); log lines otherwise."""
+
+    def __init__(self, total_bytes: int, echo: Echo, bar: bool, every: float = 5.0) -> None:
+        self.echo = echo
+        self.records = 0
+        self.bytes = 0
+        self.started = time.monotonic()
+        self.last_log = self.started
+        self.every = every
+        self.total = total_bytes
+        self.bar: Any = None
+        if bar:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total_bytes, unit="B", unit_scale=True, desc="transform", dynamic_ncols=True
+            )
+
+    def advance(self, records: int, size: int) -> None:
+        self.records += records
+        self.bytes += size
+        now = time.monotonic()
+        rate = self.records / max(now - self.started, 1e-9)
+        if self.bar is not None:
+            self.bar.update(size)
+            self.bar.set_postfix_str(
+                f"{self.records:,} records, {rate:,.0f} records/s", refresh=False
+            )
+        elif now - self.last_log >= self.every:
+            self.last_log = now
+            share = f" ({self.bytes / self.total:.0%} of input)" if self.total else ""
+            self.echo(f"transformed {self.records:,} records{share}, {rate:,.0f} records/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def transform_objects(
+    objects: list[storage.StoredObject],
+    output: str,
+    plan: Plan,
+    port: int,
+    *,
+    echo: Echo = print,
+    progress_bar: bool = False,
+) -> list[ObjectOutcome]:
+    """Transform every object into ``<output>/<relative>.out``; one outcome per object."""
+    invoker = Invoker(port, plan)
+    progress = Progress(sum(o.size for o in objects), echo, progress_bar)
+    outcomes = []
+    try:
+        with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="invoke") as pool:
+            for item in objects:
+                destination = storage.join(output, item.relative + ".out")
+                outcome = ObjectOutcome(input=item.location, output=destination)
+                try:
+                    outcome.records = _transform_object(
+                        item, destination, plan, invoker, pool, progress
+                    )
+                except RecordFailure as failure:
+                    outcome.status, outcome.line, outcome.reason = (
+                        "Failed",
+                        failure.line,
+                        failure.reason,
+                    )
+                except (OSError, ValueError) as error:  # unreadable input, lost server
+                    outcome.status, outcome.reason = "Failed", str(error)
+                outcomes.append(outcome)
+    finally:
+        progress.close()
+    return outcomes
+
+
+def _transform_object(
+    item: storage.StoredObject,
+    destination: str,
+    plan: Plan,
+    invoker: Invoker,
+    pool: ThreadPoolExecutor,
+    progress: Progress,
+) -> int:
+    records_done = 0
+    with storage.open_read(item.location) as raw:
+        stream: IO[bytes] = raw
+        if plan.gzipped or item.location.endswith(".gz"):
+            stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
+        header, first_line, leftover = _read_header(stream, plan)
+        with storage.open_write(destination) as out:
+            if header is not None and plan.join_input:
+                out.write(_csv_line(_apply(plan.output_filter, [*header, PREDICTION_COLUMN])))
+            window: deque[tuple[Batch, Future[tuple[int, str, bytes]]]] = deque()
+            try:
+                for batch in _batches(stream, plan, first_line, leftover):
+                    window.append((batch, pool.submit(invoker.invoke, batch.body)))
+                    while len(window) >= 2 * plan.concurrency:
+                        records_done += _write_answer(*window.popleft(), out, plan, progress)
+                while window:
+                    records_done += _write_answer(*window.popleft(), out, plan, progress)
+            except BaseException:
+                for _, pending in window:
+                    pending.cancel()
+                raise
+    return records_done
+
+
+def _read_header(stream: IO[bytes], plan: Plan) -> tuple[list[str] | None, int, bytes]:
+    """Take a CSV header row off the stream if there is one.
+
+    Split records reach the server without their file's header, so a header is recognised
+    here (every cell a Big Mart column name) and not sent. Returns the header, the number
+    of the first line left, and what was read but belongs to the records.
+    """
+    if not (plan.split_lines and plan.content_type == CSV):
+        return None, 1, b""
+    first = stream.readline()
+    cells = _csv_cells(first.rstrip(b"\r\n")) if first.strip() else []
+    if cells and all(cell.strip() in KNOWN_COLUMNS for cell in cells):
+        return cells, 2, b""
+    return None, 1, first
+
+
+def _batches(stream: IO[bytes], plan: Plan, first_line: int, leftover: bytes) -> Iterator[Batch]:
+    if not plan.split_lines:
+        whole = leftover + _read_within(stream, plan.payload_limit)
+        if whole.strip():
+            record = Record(1, whole, _filter_input(whole, plan))
+            yield Batch(record.payload, [1], [record] if plan.join_input else None)
+        return
+    if plan.per_record:
+        yield from _record_batches(_numbered_lines(stream, first_line, leftover), plan)
+    else:
+        yield from _block_batches(stream, plan, first_line, leftover)
+
+
+def _block_batches(
+    stream: IO[bytes], plan: Plan, first_line: int, leftover: bytes
+) -> Iterator[Batch]:
+    """MultiRecord batches cut from the raw bytes at line ends, as large as the payload
+    limit allows: no per-record work in Python unless a block holds blank lines."""
+    block = plan.payload_limit or UNBOUNDED_BLOCK
+    buffer = bytearray(leftover)
+    line = first_line
+    at_end = False
+    while True:
+        while not at_end and len(buffer) < block:
+            data = stream.read(block)
+            if not data:
+                at_end = True
+            buffer += data
+        if not buffer:
+            return
+        if at_end and len(buffer) <= block:
+            chunk = bytes(buffer)
+            buffer.clear()
+            if not chunk.endswith(b"\n"):
+                if len(chunk) + 1 > block:  # the added line end must fit too
+                    raise RecordFailure(line + chunk.count(b"\n"), _too_large(plan))
+                chunk += b"\n"
+        else:
+            cut = buffer.rfind(b"\n", 0, block)
+            if cut < 0:
+                raise RecordFailure(line, _too_large(plan))
+            chunk = bytes(buffer[: cut + 1])
+            del buffer[: cut + 1]
+        count = chunk.count(b"\n")
+        if _BLANK_LINE.search(chunk) or chunk.startswith((b"\n", b"\r\n")):
+            numbered = [
+                (line + i, text.rstrip(b"\r"))
+                for i, text in enumerate(chunk.split(b"\n")[:count])
+                if text.strip()
+            ]
+            if numbered:
+                yield Batch(b"".join(t + b"\n" for _, t in numbered), [n for n, _ in numbered])
+        else:
+            yield Batch(chunk, range(line, line + count))
+        line += count
+
+
+def _numbered_lines(
+    stream: IO[bytes], first_line: int, leftover: bytes
+) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers, line endings removed."""
+    lines = iter(stream)
+    if leftover:
+        lines = _chain([leftover], lines)
+    for number, text in enumerate(lines, start=first_line):
+        stripped = text.rstrip(b"\r\n")
+        if stripped.strip():
+            yield number, stripped
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest
+
+
+def _read_within(stream: IO[bytes], limit: int | None) -> bytes:
+    data = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise RecordFailure(
+            1,
+            f"the object is over MaxPayloadInMB ({limit // MIB} MB) and "
+            "SplitType is None; use SplitType=Line or a larger payload",
+        )
+    return data
+
+
+def _record_batches(lines: Iterator[tuple[int, bytes]], plan: Plan) -> Iterator[Batch]:
+    """Batches built record by record (input filter, join, SingleRecord)."""
+    limit = plan.payload_limit
+    records: list[Record] = []
+    size = 0
+    for number, text in lines:
+        record = Record(number, text, _filter_input(text, plan))
+        cost = len(record.payload) + 1
+        if limit is not None and cost > limit:
+            raise RecordFailure(number, _too_large(plan))
+        if records and (not plan.multi_record or (limit is not None and size + cost > limit)):
+            yield _batch_of(records, plan)
+            records, size = [], 0
+        records.append(record)
+        size += cost
+    if records:
+        yield _batch_of(records, plan)
+
+
+def _batch_of(records: list[Record], plan: Plan) -> Batch:
+    return Batch(
+        body=b"".join(r.payload + b"\n" for r in records),
+        lines=[r.line for r in records],
+        records=records if plan.join_input else None,
+    )
+
+
+def _too_large(plan: Plan) -> str:
+    limit = plan.payload_limit or UNBOUNDED_BLOCK
+    return f"a record is larger than MaxPayloadInMB ({limit // MIB} MB)"
+
+
+def _write_answer(
+    batch: Batch,
+    pending: Future[tuple[int, str, bytes]],
+    out: IO[bytes],
+    plan: Plan,
+    progress: Progress,
+) -> int:
+    try:
+        status, content_type, body = pending.result()
+    except ConnectionError as error:
+        raise RecordFailure(batch.lines[0], str(error)) from None
+    if status != 200:
+        raise _failure_from(batch, status, body)
+    kind = media_type(content_type)
+    if not plan.assemble_lines:
+        out.write(body)
+    elif not plan.join_input and plan.output_filter is None and kind in (CSV, JSON_LINES):
+        count = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+        _check_count(batch, count)
+        out.write(body if body.endswith(b"\n") else body + b"\n")
+    else:
+        answers = _split_answers(body, kind)
+        _check_count(batch, len(answers))
+        if batch.records is None:
+            for answer in answers:
+                out.write(_assemble(None, answer, kind, plan))
+        else:
+            for record, answer in zip(batch.records, answers, strict=True):
+                out.write(_assemble(record, answer, kind, plan))
+    progress.advance(len(batch.lines), len(batch.body))
+    return len(batch.lines)
+
+
+def _failure_from(batch: Batch, status: int, body: bytes) -> RecordFailure:
+    try:
+        detail = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        detail = {"error": body[:300].decode("utf-8", "replace")}
+    if not isinstance(detail, dict):
+        detail = {"error": str(detail)}
+    row = detail.get("row")
+    inside = isinstance(row, int) and 1 <= row <= len(batch.lines)
+    line = batch.lines[row - 1] if inside else batch.lines[0]  # type: ignore[operator]
+    column = detail.get("column")
+    where = f"column {column!r}: " if column else ""
+    return RecordFailure(line, f"HTTP {status}: {where}{detail.get('error')}")
+
+
+def _check_count(batch: Batch, answers: int) -> None:
+    if answers != len(batch.lines):
+        raise RecordFailure(
+            batch.lines[0],
+            f"the server answered {answers} records for a mini-batch of {len(batch.lines)} "
+            f"(lines {batch.lines[0]}-{batch.lines[-1]}); nothing of this object is written",
+        )
+
+
+def _split_answers(body: bytes, kind: str) -> list[bytes]:
+    if kind == JSON:
+        document = orjson.loads(body)
+        values = document.get("predictions", []) if isinstance(document, dict) else document
+        return [orjson.dumps(v) for v in values]
+    return body.splitlines()
+
+
+def _assemble(record: Record | None, answer: bytes, kind: str, plan: Plan) -> bytes:
+    """One output line: the answer, or the input record joined with it, then filtered."""
+    if plan.content_type == CSV and kind == CSV:
+        if record is None or not plan.join_input:
+            return _csv_line(_apply(plan.output_filter, _csv_cells(answer)))
+        if plan.output_filter is None:
+            return record.raw + b"," + answer + b"\n"
+        joined = _csv_cells(record.raw) + _csv_cells(answer)
+        return _csv_line(_apply(plan.output_filter, joined))
+    value = _json_value(answer)
+    if record is not None and plan.join_input:
+        document = _json_value(record.raw) if plan.content_type != CSV else _csv_cells(record.raw)
+        if isinstance(document, dict):
+            document = {**document, "SageMakerOutput": value}
+        elif isinstance(document, list):
+            document = [*document, value]
+        else:
+            document = [document, value]
+        value = document
+    return orjson.dumps(_apply(plan.output_filter, value)) + b"\n"
+
+
+def _filter_input(line: bytes, plan: Plan) -> bytes:
+    if plan.input_filter is None:
+        return line
+    if plan.content_type == CSV:
+        return _csv_line(_apply(plan.input_filter, _csv_cells(line))).rstrip(b"\n")
+    return orjson.dumps(_apply(plan.input_filter, _json_value(line)))
+
+
+def _apply(step: Step | None, value: Any) -> Any:
+    if step is None:
+        return value
+    try:
+        return step(value)
+    except JsonPathError as error:
+        raise ValueError(f"filter: {error}") from None
+
+
+def _json_value(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        text = data.decode("utf-8", "replace").strip()
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _csv_cells(line: bytes) -> list[str]:
+    return next(csv.reader([line.decode("utf-8", "replace")]), [])
+
+
+def _csv_line(value: Any) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(value if isinstance(value, list) else [value])
+    return buffer.getvalue().encode()
