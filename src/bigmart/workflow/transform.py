@@ -40,6 +40,8 @@ PREDICTION_COLUMN = "prediction"
 #: With MaxPayloadInMB=0 (unbounded), records are still sent in blocks of this size so that
 #: memory stays flat; SageMaker streams such payloads in chunks too.
 UNBOUNDED_BLOCK = 64 * MIB
+#: A header row longer than this is not a header (and is not read whole to find out).
+HEADER_LIMIT = 64 * 1024
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 Echo = Callable[[str], None]
 
@@ -119,8 +121,13 @@ class Plan:
             server.get("MaxConcurrentTransforms", 1)
         )
         content_type = media_type(options.content_type)
-        if options.join_source == "Input" and options.assemble_with != "Line":
-            raise ValueError("JoinSource=Input needs AssembleWith=Line (one output per record)")
+        if options.join_source == "Input" and (
+            options.assemble_with != "Line" or options.split_type != "Line"
+        ):
+            raise ValueError(
+                "JoinSource=Input needs SplitType=Line and AssembleWith=Line "
+                "(one output per input record)"
+            )
         try:
             input_filter = (
                 None if options.input_filter.strip() == "$" else compile_path(options.input_filter)
@@ -318,8 +325,11 @@ def _read_header(stream: IO[bytes], plan: Plan) -> tuple[list[str] | None, int, 
     """
     if not (plan.split_lines and plan.content_type == CSV):
         return None, 1, b""
-    first = stream.readline()
-    cells = _csv_cells(first.rstrip(b"\r\n")) if first.strip() else []
+    first = stream.readline(HEADER_LIMIT)
+    try:
+        cells = _csv_cells(first.rstrip(b"\r\n")) if first.strip() else []
+    except ValueError:
+        cells = []
     if cells and all(cell.strip() in KNOWN_COLUMNS for cell in cells):
         return cells, 2, b""
     return None, 1, first
@@ -459,6 +469,8 @@ def _write_answer(
     kind = media_type(content_type)
     if not plan.assemble_lines:
         out.write(body)
+    elif not plan.split_lines:  # the whole object was one request: its answer is one output
+        out.write(body if body.endswith(b"\n") else body + b"\n")
     elif not plan.join_input and plan.output_filter is None and kind in (CSV, JSON_LINES):
         count = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
         _check_count(batch, count)
@@ -559,7 +571,10 @@ def _json_value(data: bytes) -> Any:
 
 
 def _csv_cells(line: bytes) -> list[str]:
-    return next(csv.reader([line.decode("utf-8", "replace")]), [])
+    try:
+        return next(csv.reader([line.decode("utf-8", "replace")]), [])
+    except csv.Error as error:
+        raise ValueError(f"malformed CSV record: {error}") from None
 
 
 def _csv_line(value: Any) -> bytes:

@@ -1,0 +1,401 @@
+"""Batch transform against a real ``serve``: every option, failures, order and count."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bigmart import synth
+from bigmart.artifact import copy_model, pack
+from bigmart.batch_predict import predict_csv
+from bigmart.container.paths import OptMl
+from bigmart.workflow import storage
+from bigmart.workflow.model_server import ModelServer
+from bigmart.workflow.options import TransformOptions
+from bigmart.workflow.transform import Invoker, Plan, transform_objects
+from bigmart.workflow.transform_job import batch_environment, run_transform_job
+
+HEADER = ",".join(synth.TRAINING_COLUMNS[:-1])
+
+
+@pytest.fixture(scope="module")
+def model_archive(trained_model, tmp_path_factory) -> Path:
+    return pack(trained_model, tmp_path_factory.mktemp("archive") / "model.tar.gz")
+
+
+def rows_file(path: Path, rows: int, seed: int, header: bool = True) -> Path:
+    text = synth.csv_text(rows, seed, with_target=False)
+    if not header:
+        text = text.split("\n", 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def expected(model: Path, csv_with_header: Path, tmp_path: Path) -> list[str]:
+    out = tmp_path / f"expected-{csv_with_header.name}.txt"
+    predict_csv(model, csv_with_header, out)
+    return out.read_text().splitlines()
+
+
+def run(model, source, output, tmp_path, **options):
+    return run_transform_job(
+        "t",
+        str(model),
+        str(source),
+        str(output),
+        TransformOptions(**options),
+        report_dir=tmp_path / "report",
+        echo=lambda _: None,
+        progress_bar=False,
+    )
+
+
+def test_many_files_in_subfolders_keep_paths_order_and_count(model_archive, tmp_path):
+    source = tmp_path / "in"
+    a = rows_file(source / "a.csv", 500, 1)
+    b = rows_file(source / "2013" / "b.csv", 300, 2)
+    gz = source / "c.csv.gz"
+    gz.write_bytes(gzip.compress(a.read_bytes()))
+    result = run(model_archive, source, tmp_path / "out", tmp_path)
+    assert result.status == "Completed", result.failure_reason
+    assert result.records == 500 + 300 + 500
+    assert (tmp_path / "out" / "a.csv.out").read_text().splitlines() == expected(
+        model_archive, a, tmp_path
+    )
+    assert (tmp_path / "out" / "2013" / "b.csv.out").read_text().splitlines() == expected(
+        model_archive, b, tmp_path
+    )
+    assert (tmp_path / "out" / "c.csv.gz.out").read_text() == (
+        tmp_path / "out" / "a.csv.out"
+    ).read_text()
+
+
+def test_a_file_much_larger_than_the_payload_keeps_order_and_count(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "big.csv", 40_000, 3)  # ~3.6 MB
+    result = run(
+        model_archive,
+        source.parent,
+        tmp_path / "out",
+        tmp_path,
+        max_payload_mb=1,
+        max_concurrent_transforms=2,
+    )
+    assert result.status == "Completed", result.failure_reason
+    assert result.settings["MaxPayloadInMB"] == 1
+    assert (tmp_path / "out" / "big.csv.out").read_text().splitlines() == expected(
+        model_archive, source, tmp_path
+    )
+
+
+def test_single_record_strategy_and_unbounded_payload(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "s.csv", 40, 4)
+    want = expected(model_archive, source, tmp_path)
+    single = run(
+        model_archive, source, tmp_path / "single", tmp_path, batch_strategy="SingleRecord"
+    )
+    assert single.settings["BatchStrategy"] == "SingleRecord"
+    assert (tmp_path / "single" / "s.csv.out").read_text().splitlines() == want
+    run(model_archive, source, tmp_path / "unbounded", tmp_path, max_payload_mb=0)
+    assert (tmp_path / "unbounded" / "s.csv.out").read_text().splitlines() == want
+
+
+def test_server_execution_parameters_are_used_when_the_job_sets_none(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "s.csv", 10, 5)
+    result = run(model_archive, source, tmp_path / "out", tmp_path)
+    assert result.settings == {
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": 6,
+        "MaxConcurrentTransforms": os.cpu_count(),
+    }
+
+
+def test_headerless_csv_and_blank_lines(model_archive, tmp_path):
+    with_header = rows_file(tmp_path / "h.csv", 30, 6)
+    lines = with_header.read_text().splitlines()[1:]
+    source = tmp_path / "in" / "n.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join(lines[:10]) + "\n\n  \n" + "\n".join(lines[10:]))  # no final \n
+    result = run(model_archive, source, tmp_path / "out", tmp_path)
+    assert result.status == "Completed", result.failure_reason
+    assert (tmp_path / "out" / "n.csv.out").read_text().splitlines() == expected(
+        model_archive, with_header, tmp_path
+    )
+
+
+def test_join_source_input_csv_keeps_the_input_and_header(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "j.csv", 20, 7)
+    result = run(model_archive, source, tmp_path / "out", tmp_path, join_source="Input")
+    assert result.status == "Completed", result.failure_reason
+    out = (tmp_path / "out" / "j.csv.out").read_text().splitlines()
+    inputs = source.read_text().splitlines()
+    assert out[0] == inputs[0] + ",prediction"
+    predictions = expected(model_archive, source, tmp_path)
+    assert out[1:] == [f"{line},{p}" for line, p in zip(inputs[1:], predictions, strict=True)]
+
+
+def test_input_and_output_filters_drop_an_id_column(model_archive, tmp_path):
+    plain = rows_file(tmp_path / "plain.csv", 25, 8)
+    lines = plain.read_text().splitlines()
+    source = tmp_path / "in" / "ids.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join(f"id-{i},{line}" for i, line in enumerate(lines[1:])) + "\n")
+    result = run(
+        model_archive,
+        source,
+        tmp_path / "out",
+        tmp_path,
+        input_filter="$[1:]",
+        join_source="Input",
+        output_filter="$[0,-1]",
+    )
+    assert result.status == "Completed", result.failure_reason
+    predictions = expected(model_archive, plain, tmp_path)
+    assert (tmp_path / "out" / "ids.csv.out").read_text().splitlines() == [
+        f"id-{i},{p}" for i, p in enumerate(predictions)
+    ]
+
+
+def test_json_lines_with_join_and_member_filter(model_archive, tmp_path):
+    plain = rows_file(tmp_path / "plain.csv", 12, 9)
+    lines = plain.read_text().splitlines()
+    names = lines[0].split(",")
+    records = [dict(zip(names, line.split(","), strict=True)) for line in lines[1:]]
+    source = tmp_path / "in" / "r.jsonl"
+    source.parent.mkdir()
+    source.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    result = run(
+        model_archive,
+        source,
+        tmp_path / "out",
+        tmp_path,
+        content_type="application/jsonlines",
+        accept="application/jsonlines",
+        join_source="Input",
+        output_filter="$['Item_Identifier','SageMakerOutput']",
+    )
+    assert result.status == "Completed", result.failure_reason
+    out = [json.loads(line) for line in (tmp_path / "out" / "r.jsonl.out").read_text().splitlines()]
+    predictions = expected(model_archive, plain, tmp_path)
+    assert [o["Item_Identifier"] for o in out] == [r["Item_Identifier"] for r in records]
+    assert [o["SageMakerOutput"]["prediction"] for o in out] == pytest.approx(
+        [float(p) for p in predictions]
+    )
+
+
+def test_accept_jsonlines_and_assemble_none(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "a.csv", 15, 10)
+    predictions = expected(model_archive, source, tmp_path)
+    run(model_archive, source, tmp_path / "jl", tmp_path, accept="application/jsonlines")
+    out = (tmp_path / "jl" / "a.csv.out").read_text().splitlines()
+    assert [json.loads(line)["prediction"] for line in out] == pytest.approx(
+        [float(p) for p in predictions]
+    )
+    run(model_archive, source, tmp_path / "none", tmp_path, assemble_with="None")
+    assert (tmp_path / "none" / "a.csv.out").read_text().splitlines() == predictions
+
+
+def test_split_none_sends_each_object_whole(model_archive, tmp_path):
+    plain = rows_file(tmp_path / "plain.csv", 5, 11)
+    lines = plain.read_text().splitlines()
+    names = lines[0].split(",")
+    document = {"instances": [dict(zip(names, line.split(","), strict=True)) for line in lines[1:]]}
+    source = tmp_path / "in" / "doc.json"
+    source.parent.mkdir()
+    source.write_text(json.dumps(document, indent=2))  # many lines, one record
+    result = run(
+        model_archive,
+        source,
+        tmp_path / "out",
+        tmp_path,
+        split_type="None",
+        content_type="application/json",
+        accept="application/json",
+    )
+    assert result.status == "Completed", result.failure_reason
+    out = json.loads((tmp_path / "out" / "doc.json.out").read_text())
+    assert out["predictions"] == pytest.approx(
+        [float(p) for p in expected(model_archive, plain, tmp_path)]
+    )
+
+
+def test_one_bad_file_fails_alone_with_a_report_naming_file_and_line(model_archive, tmp_path):
+    source = tmp_path / "in"
+    good = rows_file(source / "good.csv", 200, 12)
+    bad = rows_file(source / "bad.csv", 200, 13)
+    lines = bad.read_text().splitlines()
+    cells = lines[150].split(",")
+    cells[5] = "expensive"
+    lines[150] = ",".join(cells)
+    bad.write_text("\n".join(lines) + "\n")
+    rows_file(source / "other.csv", 100, 14)
+    result = run(model_archive, source, tmp_path / "out", tmp_path, max_payload_mb=1)
+    assert result.status == "Failed"
+    assert not (tmp_path / "out" / "bad.csv.out").exists()
+    assert not list((tmp_path / "out").glob(".*partial"))
+    assert (tmp_path / "out" / "good.csv.out").read_text().splitlines() == expected(
+        model_archive, good, tmp_path
+    )
+    assert len((tmp_path / "out" / "other.csv.out").read_text().splitlines()) == 100
+    assert "bad.csv, line 151" in result.failure_reason
+    assert "Item_MRP" in result.failure_reason
+    report = json.loads(result.report.read_text())
+    failed = [o for o in report["objects"] if o["status"] == "Failed"]
+    assert len(failed) == 1 and failed[0]["line"] == 151 and failed[0]["input"] == str(bad)
+
+
+def test_a_record_over_the_payload_limit_fails_its_file(model_archive, tmp_path):
+    source = tmp_path / "in" / "huge.csv"
+    source.parent.mkdir()
+    source.write_bytes(b"x" * (1024 * 1024 + 10) + b"\n")
+    result = run(model_archive, source, tmp_path / "out", tmp_path, max_payload_mb=1)
+    assert result.status == "Failed" and "MaxPayloadInMB" in result.failure_reason
+    assert not (tmp_path / "out" / "huge.csv.out").exists()
+
+
+def test_a_worker_killed_mid_job_loses_and_doubles_nothing(model_archive, trained_model, tmp_path):
+    source = rows_file(tmp_path / "in" / "big.csv", 120_000, 15)  # ~11 MB, 1 MB batches
+    root = OptMl(tmp_path / "opt_ml")
+    copy_model(trained_model, root.model)
+    options = TransformOptions(max_payload_mb=1, max_concurrent_transforms=2)
+    server = ModelServer(
+        root.root, environment={**batch_environment(options), "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+    )
+    server.start()
+    try:
+        plan = Plan.resolve(options, server.execution_parameters())
+        killed: list[int] = []
+
+        def kill_a_worker() -> None:
+            time.sleep(0.8)
+            pid = server.worker_pids()[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+        killer = threading.Thread(target=kill_a_worker)
+        killer.start()
+        outcomes = transform_objects(
+            storage.list_objects(str(source.parent)),
+            str(tmp_path / "out"),
+            plan,
+            server.port,
+            echo=lambda _: None,
+        )
+        killer.join()
+    finally:
+        server.stop()
+    assert killed, "the worker was not killed"
+    assert [o.status for o in outcomes] == ["Completed"], outcomes
+    assert (tmp_path / "out" / "big.csv.out").read_text().splitlines() == expected(
+        model_archive, source, tmp_path
+    )
+
+
+class _FlakyHandler(http.server.BaseHTTPRequestHandler):
+    """Drops the first two connections without answering, then answers."""
+
+    calls = 0
+
+    def do_POST(self) -> None:
+        type(self).calls += 1
+        length = int(self.headers["Content-Length"])
+        self.rfile.read(length)
+        if type(self).calls <= 2:
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"1\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_invoker_retries_transient_failures_then_gives_up():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlakyHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        plan = Plan.resolve(TransformOptions(), {})
+        invoker = Invoker(server.server_address[1], plan)
+        assert invoker.invoke(b"row\n") == (200, "text/csv", b"1\n")
+        assert invoker.retries == 2
+        _FlakyHandler.calls = -10  # the next eleven connections all drop
+        with pytest.raises(ConnectionError, match="after 3 retries"):
+            invoker.invoke(b"row\n")
+    finally:
+        server.shutdown()
+
+
+def test_cli_transform_reports_and_records_the_job(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "c.csv", 50, 16)
+    bigmart = Path(sys.executable).with_name("bigmart")
+    result = subprocess.run(
+        [
+            str(bigmart),
+            "transform",
+            "--model",
+            str(model_archive),
+            "--input",
+            str(source.parent),
+            "--output",
+            str(tmp_path / "out"),
+            "--name",
+            "cli-transform-1",
+            "--max-payload-mb",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "status: Completed (50 records" in result.stdout
+    shown = subprocess.run(
+        [str(bigmart), "jobs", "show", "cli-transform-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    record = json.loads(shown.stdout)
+    assert record["status"] == "Completed" and record["metrics"]["records"] == 50
+    assert record["parameters"]["max_payload_mb"] == 1
+    listed = subprocess.run([str(bigmart), "jobs"], capture_output=True, text=True, timeout=60)
+    assert "cli-transform-1" in listed.stdout
+
+
+def test_cli_refuses_inconsistent_options(model_archive, tmp_path):
+    bigmart = Path(sys.executable).with_name("bigmart")
+    result = subprocess.run(
+        [
+            str(bigmart),
+            "transform",
+            "--model",
+            str(model_archive),
+            "--input",
+            str(tmp_path),
+            "--output",
+            str(tmp_path / "o"),
+            "--max-payload-mb",
+            "60",
+            "--max-concurrent-transforms",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "must not exceed 100" in result.stderr
