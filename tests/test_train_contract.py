@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.training import METRIC_DEFINITIONS
+from bigmart.metrics import METRIC_DEFINITIONS
 from conftest import FAST_HP, make_job, run_train
 
 

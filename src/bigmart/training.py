@@ -21,21 +21,7 @@ from bigmart import model as forest_model
 from bigmart.artifact import ModelArtifact, write_model
 from bigmart.datasets import LabelledData, read_labelled
 from bigmart.hyperparameters import HyperParameters
-
-#: The metric lines ``train`` prints, as SageMaker MetricDefinitions. Each regex captures
-#: the number of a line like ``validation:rmse=1071.2345``.
-NUMBER = r"(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
-METRIC_NAMES = (
-    "train:rmse",
-    "validation:rmse",
-    "validation:mae",
-    "validation:r2",
-    "cv:rmse_mean",
-    "cv:rmse_std",
-)
-METRIC_DEFINITIONS: list[dict[str, str]] = [
-    {"Name": name, "Regex": f"{name}={NUMBER}"} for name in METRIC_NAMES
-]
+from bigmart.metrics import METRIC_NAMES, format_metric
 
 Log = Callable[[str], None]
 
@@ -46,11 +32,6 @@ class TrainingResult:
 
     metrics: dict[str, float]
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def format_metric(name: str, value: float) -> str:
-    """One metric line, in the stable form the METRIC_DEFINITIONS regexes match."""
-    return f"{name}={value:.4f}"
 
 
 def run_training(

@@ -18,6 +18,7 @@ from bigmart.workflow.aws_logs import ENDPOINT_LOG_GROUP, Echo, LogTail
 from bigmart.workflow.aws_names import (
     RequestError,
     check_environment,
+    check_image_uri,
     check_instance,
     check_name,
     check_role_arn,
@@ -40,6 +41,7 @@ def create_model(
     """A SageMaker Model: this image serving ``model_data_url`` (a training job's
     ``model.tar.gz``). Returns its ARN."""
     check_name(name, "model name")
+    check_image_uri(image_uri)
     check_s3_uri(model_data_url, "model data")
     check_role_arn(role_arn)
     container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data_url}
@@ -114,6 +116,9 @@ def deploy(
     be deployed once the cause is fixed.
     """
     check_name(name, "endpoint name")
+    check_image_uri(image_uri)
+    check_s3_uri(model_data_url, "model data")
+    check_role_arn(role_arn)
     check_instance(instance_type, instance_count)
     if capture_s3_uri is not None:
         check_s3_uri(capture_s3_uri, "data capture location")

@@ -46,6 +46,21 @@ def check_s3_uri(value: str, what: str) -> str:
     return value
 
 
+def check_image_uri(value: str) -> str:
+    """An image reference such as ``<account>.dkr.ecr.<region>.amazonaws.com/bigmart:1``."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > 255
+        or any(c.isspace() for c in value)
+    ):
+        raise RequestError(
+            f"image URI {value!r} is invalid: expected <registry>/<repository>:<tag>, "
+            "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/bigmart:latest"
+        )
+    return value
+
+
 def check_role_arn(value: str) -> str:
     """An IAM role ARN: SageMaker assumes it to read S3, pull the image and write logs."""
     if not isinstance(value, str) or not ROLE_ARN.fullmatch(value):

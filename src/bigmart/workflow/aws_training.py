@@ -10,12 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from bigmart.metrics import METRIC_DEFINITIONS
 from bigmart.workflow.aws_errors import JobFailed, WaitTimeout
 from bigmart.workflow.aws_logs import TRAINING_LOG_GROUP, Echo, LogTail
 from bigmart.workflow.aws_names import (
     CHANNEL_NAME,
     RequestError,
     check_environment,
+    check_image_uri,
     check_instance,
     check_name,
     check_role_arn,
@@ -56,12 +58,8 @@ def training_job_request(
     metric regexes are the ones matching the lines ``train`` prints. Spot training needs a
     wait limit; it defaults to ``max_run_seconds`` (SageMaker requires wait >= run).
     """
-    # Imported here: bigmart.training pulls in scikit-learn, which nothing else here needs.
-    from bigmart.training import METRIC_DEFINITIONS
-
     check_name(name, "training job name")
-    if not isinstance(image_uri, str) or not image_uri.strip() or " " in image_uri:
-        raise RequestError(f"image URI {image_uri!r} is empty or contains spaces")
+    check_image_uri(image_uri)
     check_role_arn(role_arn)
     check_s3_uri(output_s3_uri, "output location")
     check_instance(instance_type, instance_count)
