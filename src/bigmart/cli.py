@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from bigmart.commands import (
     UsageError,
     endpoint,
+    image,
     jobs,
     predict,
     quickstart,
@@ -20,7 +21,7 @@ from bigmart.commands import (
 from bigmart.hyperparameters import HyperParameterError
 from bigmart.schema import SchemaError
 
-COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth)
+COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from bigmart.commands import UsageError
+from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import store
 from bigmart.workflow import storage
 from bigmart.workflow.jobs import JobRecord, state_home
@@ -33,6 +33,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.add_argument("--name", required=True)
     create.add_argument("--port", type=int, help="port (default: a free one)")
     create.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    on_aws.add_placement_options(create, wait=False)
+    create.add_argument("--capture-s3-uri", help="SageMaker data capture destination")
     create.set_defaults(handler=run_create)
 
     invoke = actions.add_parser("invoke", help="send a request body to an endpoint")
@@ -40,10 +42,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     invoke.add_argument("--body", type=Path, required=True, help="file to send ('-': stdin)")
     invoke.add_argument("--content-type", default="text/csv")
     invoke.add_argument("--accept", default="text/csv")
-    invoke.set_defaults(handler=run_invoke)
-
     delete = actions.add_parser("delete", help="stop an endpoint (drains requests in flight)")
     delete.add_argument("name")
+    for parser in (invoke, delete):
+        parser.add_argument(
+            "--on-sagemaker",
+            action="store_true",
+            help="an endpoint on SageMaker not created by this machine",
+        )
+        parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    invoke.set_defaults(handler=run_invoke)
     delete.set_defaults(handler=run_delete)
 
     listing = actions.add_parser("list", help="endpoints and whether they answer")
@@ -55,6 +63,8 @@ def endpoint_dir(name: str) -> Path:
 
 
 def run_create(args: argparse.Namespace) -> int:
+    if on_aws.is_remote(args):
+        return on_aws.create_endpoint(args)
     jobs = store()
     existing = jobs.get(args.name)
     if existing is not None and existing.status in ("Creating", "InService"):
@@ -110,9 +120,18 @@ def _live_endpoint(name: str) -> JobRecord:
     return record
 
 
+def _on_sagemaker(args: argparse.Namespace) -> bool:
+    if args.on_sagemaker:
+        return True
+    record = store().get(args.name)
+    return record is not None and record.parameters.get("on") == "sagemaker"
+
+
 def run_invoke(args: argparse.Namespace) -> int:
-    record = _live_endpoint(args.name)
     body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
+    if _on_sagemaker(args):
+        return on_aws.invoke_endpoint(args, body)
+    record = _live_endpoint(args.name)
     connection = http.client.HTTPConnection("127.0.0.1", record.artifacts["port"], timeout=70)
     try:
         connection.request(
@@ -139,6 +158,8 @@ def run_invoke(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
+    if _on_sagemaker(args):
+        return on_aws.delete_endpoint(args)
     jobs = store()
     record = jobs.get(args.name)
     if record is None or record.kind != "endpoint":

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bigmart import synth
-from bigmart.commands import UsageError
+from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import new_name, store
 from bigmart.hyperparameters import HyperParameters, valid_names
 from bigmart.workflow import storage
@@ -41,6 +41,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="where job folders go: a folder or an s3:// prefix (default: runs/)",
     )
     train.add_argument("--name", help="job name (default: bigmart-train-<time>-<id>)")
+    on_aws.add_placement_options(train)
+    sagemaker = train.add_argument_group("SageMaker training options")
+    sagemaker.add_argument("--max-run", type=int, default=86_400, help="seconds (MaxRuntime)")
+    sagemaker.add_argument("--volume-size", type=int, default=30, help="GB of EBS storage")
+    sagemaker.add_argument("--spot", action="store_true", help="managed spot training")
+    sagemaker.add_argument("--checkpoint-s3-uri", help="checkpoints synced to this S3 URI")
     train.set_defaults(handler=run)
 
 
@@ -60,6 +66,8 @@ def parse_hp(pairs: Sequence[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     hyperparameters = parse_hp(args.hp)
     name = args.name or new_name("bigmart-train")
+    if on_aws.is_remote(args):
+        return on_aws.train(args, name, hyperparameters)
     remote_output = storage.is_s3(args.output)
     # An S3 job is staged in the state folder, then its artifacts are uploaded.
     job_dir = (state_home() / "jobs" / name) if remote_output else Path(args.output) / name

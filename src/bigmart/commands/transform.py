@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bigmart.commands import UsageError
+from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import new_name, store
 from bigmart.workflow import storage
 from bigmart.workflow.jobs import state_home
@@ -34,11 +34,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     transform.add_argument("--output", required=True, help="output folder or s3:// prefix")
     transform.add_argument("--name", help="job name (default: bigmart-transform-<time>-<id>)")
     add_options(transform)
+    on_aws.add_placement_options(transform)
     transform.set_defaults(handler=run)
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """The CreateTransformJob options, shared with the AWS launch."""
+    """The CreateTransformJob options: the same names and defaults locally and on AWS."""
     parser.add_argument("--content-type", default="text/csv")
     parser.add_argument("--accept", help="response format (default: the server's, text/csv)")
     parser.add_argument("--split-type", choices=SPLIT_TYPES, default="Line")
@@ -93,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from(args)
     name = args.name or new_name("bigmart-transform")
+    if on_aws.is_remote(args):
+        return on_aws.transform(args, name, options)
     jobs = store()
     parameters = {
         "model": args.model,

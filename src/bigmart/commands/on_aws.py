@@ -1,0 +1,214 @@
+"""The same commands, run on SageMaker: ``--instance-type ml.…`` instead of ``local``.
+
+Each function here is the AWS branch of a local command, with the same inputs; it turns
+any AWS error into one line that says what to do (``aws.explain``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bigmart.commands import UsageError
+from bigmart.commands.common import store
+from bigmart.workflow import storage
+from bigmart.workflow.options import TransformOptions
+
+LOCAL = "local"
+
+
+def add_placement_options(parser: argparse.ArgumentParser, *, wait: bool = True) -> None:
+    """Where the job runs: ``local`` (default), or a SageMaker instance type."""
+    group = parser.add_argument_group("running on SageMaker (--instance-type ml.…)")
+    group.add_argument(
+        "--instance-type", default=LOCAL, help="'local' (default: this machine) or e.g. ml.m5.large"
+    )
+    group.add_argument("--instance-count", type=int, default=1)
+    group.add_argument("--role", help="SageMaker execution role ARN")
+    group.add_argument("--image", help="the image URI in ECR (see: bigmart image push)")
+    group.add_argument("--region", help="AWS region (default: boto3's configuration)")
+    if wait:
+        group.add_argument(
+            "--wait", action="store_true", help="follow the job's status and log until it ends"
+        )
+
+
+def is_remote(args: argparse.Namespace) -> bool:
+    if args.instance_type == LOCAL:
+        return False
+    if not args.instance_type.startswith("ml."):
+        raise UsageError(
+            f"--instance-type {args.instance_type!r}: use 'local' or a SageMaker "
+            "instance type such as ml.m5.large"
+        )
+    missing = [f"--{n}" for n in ("role", "image") if not getattr(args, n)]
+    if missing:
+        raise UsageError(
+            f"--instance-type {args.instance_type} runs on SageMaker and needs "
+            f"{' and '.join(missing)}"
+        )
+    return True
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """AWS failures as one clear line (exit 1), never a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from bigmart.workflow import aws
+
+    try:
+        yield
+    except (ClientError, BotoCoreError, aws.RequestError, aws.ImageError, aws.WaitTimeout) as error:
+        raise UsageError(aws.explain(error)) from None
+
+
+def _s3(value: str | None, option: str) -> str:
+    if value is None or not storage.is_s3(value):
+        raise UsageError(f"{option} must be an s3:// URI to run on SageMaker (got {value!r})")
+    return value
+
+
+def _clients(args: argparse.Namespace, *names: str) -> list[Any]:
+    from bigmart.workflow import aws
+
+    session = aws.session(region=args.region)
+    return [session.client(name) for name in names]
+
+
+def _echo(line: str) -> None:
+    print(f"  | {line}", flush=True)
+
+
+def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) -> int:
+    from bigmart.workflow import aws
+
+    channels = {"training": _s3(args.data, "--data")}
+    if args.validation:
+        channels["validation"] = _s3(args.validation, "--validation")
+    output = _s3(args.output, "--output")
+    with aws_errors():
+        request = aws.training_job_request(
+            name,
+            args.image,
+            args.role,
+            channels,
+            output,
+            hyperparameters,
+            args.instance_type,
+            instance_count=args.instance_count,
+            volume_size_gb=args.volume_size,
+            max_run_seconds=args.max_run,
+            spot=args.spot,
+            checkpoint_s3_uri=args.checkpoint_s3_uri,
+        )
+        sm, logs = _clients(args, "sagemaker", "logs")
+        arn = aws.start_training_job(sm, request)
+        print(f"training job {name} started on SageMaker: {arn}")
+        return _follow(
+            args.wait, lambda: aws.wait_for_training_job(sm, logs, name, echo=_echo), name
+        )
+
+
+def create_endpoint(args: argparse.Namespace) -> int:
+    from bigmart.workflow import aws
+
+    model = _s3(args.model, "--model")
+    with aws_errors():
+        (sm,) = _clients(args, "sagemaker")
+        aws.deploy(
+            sm,
+            args.name,
+            args.image,
+            model,
+            args.role,
+            args.instance_type,
+            instance_count=args.instance_count,
+            capture_s3_uri=args.capture_s3_uri,
+        )
+        print(f"endpoint {args.name}: Creating on SageMaker ({args.instance_type})")
+        try:
+            aws.wait_for_endpoint(sm, args.name, echo=_echo)
+        except aws.JobFailed as failure:
+            raise UsageError(f"endpoint {args.name} failed: {failure.failure_reason}") from None
+    store().create(
+        args.name,
+        "endpoint",
+        {
+            "model": model,
+            "instance_type": args.instance_type,
+            "on": "sagemaker",
+            "region": args.region,
+        },
+        "InService",
+    )
+    print(f"endpoint {args.name}: InService on SageMaker")
+    return 0
+
+
+def invoke_endpoint(args: argparse.Namespace, body: bytes) -> int:
+    from bigmart.workflow import aws
+
+    with aws_errors():
+        (runtime,) = _clients(args, "sagemaker-runtime")
+        payload, _ = aws.invoke_endpoint(runtime, args.name, body, args.content_type, args.accept)
+    sys.stdout.buffer.write(payload)
+    sys.stdout.flush()
+    return 0
+
+
+def delete_endpoint(args: argparse.Namespace) -> int:
+    from bigmart.workflow import aws
+
+    with aws_errors():
+        (sm,) = _clients(args, "sagemaker")
+        deleted = aws.delete_endpoint(sm, args.name)
+    record = store().get(args.name)
+    if record is not None:
+        store().update(args.name, status="Deleted", ended=True)
+    print(f"deleted on SageMaker: {', '.join(deleted)}")
+    return 0
+
+
+def transform(args: argparse.Namespace, name: str, options: TransformOptions) -> int:
+    from bigmart.workflow import aws
+
+    model = _s3(args.model, "--model")
+    source, output = _s3(args.input, "--input"), _s3(args.output, "--output")
+    with aws_errors():
+        sm, logs = _clients(args, "sagemaker", "logs")
+        aws.create_model(sm, name, args.image, model, args.role)
+        request = aws.transform_job_request(
+            name,
+            name,
+            source,
+            output,
+            options,
+            args.instance_type,
+            instance_count=args.instance_count,
+        )
+        arn = aws.start_transform_job(sm, request)
+        print(f"transform job {name} started on SageMaker: {arn}")
+        return _follow(
+            args.wait, lambda: aws.wait_for_transform_job(sm, name, echo=_echo, logs=logs), name
+        )
+
+
+def _follow(wait: bool, waiter: Callable[[], Any], name: str) -> int:
+    from bigmart.workflow import aws
+
+    if not wait:
+        print(f"not waiting; follow it with the AWS console or: aws sagemaker describe-* {name}")
+        return 0
+    try:
+        waiter()
+    except aws.JobFailed as failure:
+        print(
+            f"status: {failure.status}\nfailure reason: {failure.failure_reason}", file=sys.stderr
+        )
+        return 1
+    print("status: Completed")
+    return 0

@@ -1,0 +1,248 @@
+"""The same ``bigmart`` commands with ``--instance-type ml.…``: run on SageMaker (moto on
+127.0.0.1 stands in for it), with the requests' contents checked on the service's side."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from aws_server import ACCOUNT, OTHER_CREDENTIAL_SOURCES, REGION, ROLE_ARN, MotoServer, moto_server
+
+BIGMART = str(Path(sys.executable).with_name("bigmart"))
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/bigmart:latest"
+ON_AWS = ["--instance-type", "ml.m5.large", "--role", ROLE_ARN, "--image", IMAGE]
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def env(moto: MotoServer) -> dict[str, str]:
+    moto.reset()
+    environment = {k: v for k, v in os.environ.items() if k not in OTHER_CREDENTIAL_SOURCES}
+    environment.update(moto.environment())
+    return environment
+
+
+def bigmart(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIGMART, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def sagemaker(env: dict[str, str]):
+    return boto3.session.Session(region_name=REGION).client(
+        "sagemaker",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_train_on_sagemaker_sends_the_job_and_waits(env):
+    result = bigmart(
+        env,
+        "train",
+        "--data",
+        "s3://my-bucket/train/",
+        "--validation",
+        "s3://my-bucket/val/",
+        "--output",
+        "s3://my-bucket/models/",
+        "--name",
+        "remote-1",
+        "--hp",
+        "n_estimators=300",
+        "--hp",
+        "max_depth=8",
+        "--spot",
+        "--wait",
+        *ON_AWS,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "started on SageMaker" in result.stdout and "status: Completed" in result.stdout
+    job = sagemaker(env).describe_training_job(TrainingJobName="remote-1")
+    assert job["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+    assert job["RoleArn"] == ROLE_ARN
+    assert job["HyperParameters"] == {"n_estimators": "300", "max_depth": "8"}
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]
+    }
+    assert channels == {"training": "s3://my-bucket/train/", "validation": "s3://my-bucket/val/"}
+    assert job["EnableManagedSpotTraining"] is True
+
+
+def test_hyperparameters_are_checked_before_anything_is_sent(env):
+    result = bigmart(
+        env,
+        "train",
+        "--data",
+        "s3://my-bucket/t/",
+        "--output",
+        "s3://my-bucket/m/",
+        "--hp",
+        "trees=3",
+        *ON_AWS,
+    )
+    assert result.returncode == 2 and "unknown hyper-parameter(s) trees" in result.stderr
+    assert sagemaker(env).list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_remote_runs_need_s3_locations_a_role_and_an_image(env):
+    local_data = bigmart(
+        env, "train", "--data", "train.csv", "--output", "s3://my-bucket/m/", *ON_AWS
+    )
+    assert local_data.returncode == 2 and "--data must be an s3:// URI" in local_data.stderr
+    no_role = bigmart(
+        env,
+        "train",
+        "--data",
+        "s3://my-bucket/t/",
+        "--output",
+        "s3://my-bucket/m/",
+        "--instance-type",
+        "ml.m5.large",
+    )
+    assert no_role.returncode == 2 and "needs --role and --image" in no_role.stderr
+
+
+def test_endpoint_on_sagemaker_create_invoke_delete(env, moto):
+    created = bigmart(
+        env,
+        "endpoint",
+        "create",
+        "--model",
+        "s3://my-bucket/models/m/model.tar.gz",
+        "--name",
+        "remote-ep",
+        "--capture-s3-uri",
+        "s3://my-bucket/capture/",
+        *ON_AWS,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    described = sagemaker(env).describe_endpoint_config(EndpointConfigName="remote-ep")
+    assert described["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
+    assert described["DataCaptureConfig"]["DestinationS3Uri"] == "s3://my-bucket/capture/"
+    moto.set_endpoint_results([{"Body": "1234.5\n", "ContentType": "text/csv"}])
+    body = Path(env.get("TMPDIR", "/tmp")) / f"body-{os.getpid()}.csv"
+    body.write_text(
+        "FDW58,20.75,Low Fat,0.0075,Snack Foods,107.86,OUT049,1999,Medium,"
+        "Tier 1,Supermarket Type1\n"
+    )
+    invoked = bigmart(env, "endpoint", "invoke", "remote-ep", "--body", str(body))
+    assert invoked.returncode == 0, invoked.stderr
+    assert invoked.stdout == "1234.5\n"
+    deleted = bigmart(env, "endpoint", "delete", "remote-ep")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "endpoint remote-ep" in deleted.stdout
+    assert sagemaker(env).list_endpoints()["Endpoints"] == []
+
+
+def test_transform_on_sagemaker_maps_every_option(env):
+    result = bigmart(
+        env,
+        "transform",
+        "--model",
+        "s3://my-bucket/models/m/model.tar.gz",
+        "--input",
+        "s3://my-bucket/in/",
+        "--output",
+        "s3://my-bucket/out/",
+        "--name",
+        "remote-tf",
+        "--max-payload-mb",
+        "4",
+        "--max-concurrent-transforms",
+        "3",
+        "--batch-strategy",
+        "MultiRecord",
+        "--join-source",
+        "Input",
+        "--output-filter",
+        "$[0,-1]",
+        "--input-filter",
+        "$[1:]",
+        "--compression-type",
+        "Gzip",
+        "--accept",
+        "text/csv",
+        "--wait",
+        *ON_AWS,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    job = sagemaker(env).describe_transform_job(TransformJobName="remote-tf")
+    assert (job["MaxPayloadInMB"], job["MaxConcurrentTransforms"], job["BatchStrategy"]) == (
+        4,
+        3,
+        "MultiRecord",
+    )
+    assert job["TransformInput"]["SplitType"] == "Line"
+    assert job["TransformInput"]["CompressionType"] == "Gzip"
+    assert job["TransformOutput"]["AssembleWith"] == "Line"
+    assert job["DataProcessing"] == {
+        "InputFilter": "$[1:]",
+        "OutputFilter": "$[0,-1]",
+        "JoinSource": "Input",
+    }
+    assert job["ModelName"] == "remote-tf"
+
+
+def test_aws_errors_are_one_clear_line(env):
+    broken = {**env, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        broken.pop(key)
+    result = bigmart(
+        broken, "train", "--data", "s3://my-bucket/t/", "--output", "s3://my-bucket/m/", *ON_AWS
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No AWS credentials found" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_image_push_builds_logs_in_and_pushes_with_the_engine(env, tmp_path):
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "bin" / "podman"
+    fake.parent.mkdir()
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "sys.stdin.read() if 'login' in sys.argv else None\n"
+    )
+    fake.chmod(0o755)
+    result = bigmart(
+        {**env, "PATH": f"{fake.parent}:{env['PATH']}"},
+        "image",
+        "push",
+        "--repository",
+        "bigmart",
+        "--engine",
+        "podman",
+        "--tag",
+        "v1",
+    )
+    assert result.returncode == 0, result.stderr
+    uri = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/bigmart:v1"
+    assert result.stdout.strip() == uri
+    commands = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [c[0] for c in commands] == ["build", "login", "push"]
+    assert "--password-stdin" in commands[1] and uri in commands[2]
+    repositories = (
+        boto3.session.Session(region_name=REGION)
+        .client(
+            "ecr",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        .describe_repositories()["repositories"]
+    )
+    assert [r["repositoryName"] for r in repositories] == ["bigmart"]
