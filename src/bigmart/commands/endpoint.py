@@ -16,10 +16,17 @@ import time
 from pathlib import Path
 
 from bigmart.commands import UsageError, on_aws
-from bigmart.commands.common import store
+from bigmart.commands.common import add_engine_option, local_image, store
 from bigmart.workflow import storage
+from bigmart.workflow.engines import EngineError, serve_command
 from bigmart.workflow.jobs import JobRecord, state_home
-from bigmart.workflow.model_server import ModelServer, ServerError, materialize_model, ping
+from bigmart.workflow.model_server import (
+    ModelServer,
+    ServerError,
+    free_port,
+    materialize_model,
+    ping,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,6 +40,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.add_argument("--name", required=True)
     create.add_argument("--port", type=int, help="port (default: a free one)")
     create.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    add_engine_option(create)
     on_aws.add_placement_options(create, wait=False)
     create.add_argument("--capture-s3-uri", help="SageMaker data capture destination")
     create.set_defaults(handler=run_create)
@@ -84,15 +92,19 @@ def run_create(args: argparse.Namespace) -> int:
         environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
     try:
         materialize_model(args.model, folder / "model")
+        port = args.port or free_port()
         server = ModelServer(
             folder,
-            port=args.port,
+            port=port,
             environment=environment,
+            command=serve_command(
+                args.engine, local_image(args), folder / "model", port, environment
+            ),
             log_path=folder / "serve.log",
             detached=True,
         )
         server.start()
-    except (ServerError, storage.StorageError, ValueError, OSError) as error:
+    except (ServerError, EngineError, storage.StorageError, ValueError, OSError) as error:
         jobs.update(args.name, status="Failed", failure_reason=str(error), ended=True)
         raise UsageError(f"endpoint {args.name!r} failed: {error}") from None
     assert server.process is not None

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from bigmart import synth
 from bigmart.commands import UsageError, on_aws
-from bigmart.commands.common import new_name, store
+from bigmart.commands.common import add_engine_option, local_image, new_name, store
 from bigmart.hyperparameters import HyperParameters, valid_names
 from bigmart.workflow import storage
+from bigmart.workflow.engines import EngineError
 from bigmart.workflow.jobs import state_home
 from bigmart.workflow.training_job import run_training_job
 
@@ -41,6 +42,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="where job folders go: a folder or an s3:// prefix (default: runs/)",
     )
     train.add_argument("--name", help="job name (default: bigmart-train-<time>-<id>)")
+    add_engine_option(train)
     on_aws.add_placement_options(train)
     sagemaker = train.add_argument_group("SageMaker training options")
     sagemaker.add_argument("--max-run", type=int, default=86_400, help="seconds (MaxRuntime)")
@@ -94,9 +96,19 @@ def run(args: argparse.Namespace) -> int:
         jobs.update(name, status="Failed", failure_reason=str(error), ended=True)
         raise UsageError(str(error)) from None
     print(f"Training job {name}: {job_dir}")
-    result = run_training_job(
-        name, job_dir, channels, hyperparameters, echo=lambda line: print(f"  | {line}", flush=True)
-    )
+    try:
+        result = run_training_job(
+            name,
+            job_dir,
+            channels,
+            hyperparameters,
+            echo=lambda line: print(f"  | {line}", flush=True),
+            engine=args.engine,
+            image=local_image(args),
+        )
+    except EngineError as error:
+        jobs.update(name, status="Failed", failure_reason=str(error), ended=True)
+        raise UsageError(str(error)) from None
     artifacts: dict[str, str] = {}
     if result.status == "Completed" and result.model_archive is not None:
         artifacts = {

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bigmart.commands import UsageError, on_aws
-from bigmart.commands.common import new_name, store
+from bigmart.commands.common import add_engine_option, local_image, new_name, store
 from bigmart.workflow import storage
 from bigmart.workflow.jobs import state_home
 from bigmart.workflow.options import (
@@ -34,6 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     transform.add_argument("--output", required=True, help="output folder or s3:// prefix")
     transform.add_argument("--name", help="job name (default: bigmart-transform-<time>-<id>)")
     add_options(transform)
+    add_engine_option(transform)
     on_aws.add_placement_options(transform)
     transform.set_defaults(handler=run)
 
@@ -89,6 +90,7 @@ def options_from(args: argparse.Namespace) -> TransformOptions:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bigmart.workflow.engines import EngineError
     from bigmart.workflow.model_server import ServerError
     from bigmart.workflow.transform_job import run_transform_job
 
@@ -117,8 +119,10 @@ def run(args: argparse.Namespace) -> int:
             options,
             report_dir=state_home() / "jobs" / name,
             echo=lambda line: print(f"  | {line}", flush=True),
+            engine=args.engine,
+            image=local_image(args),
         )
-    except (storage.StorageError, ServerError, ValueError, OSError) as error:
+    except (storage.StorageError, ServerError, EngineError, ValueError, OSError) as error:
         jobs.update(name, status="Failed", failure_reason=str(error), ended=True)
         print(f"status: Failed\nfailure reason: {error}", file=sys.stderr)
         return 1

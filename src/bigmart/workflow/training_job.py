@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from bigmart.artifact import pack
 from bigmart.container.paths import OptMl
+from bigmart.workflow.engines import DEFAULT_IMAGE, train_command
 
 Echo = Callable[[str], None]
 
@@ -41,8 +43,11 @@ def prepare_job(
     job_dir: Path,
     channels: Mapping[str, Path],
     hyperparameters: Mapping[str, str],
+    *,
+    copy_data: bool = False,
 ) -> OptMl:
-    """Lay out the job folder: config files, and each channel's data linked in."""
+    """Lay out the job folder: config files, and each channel's data linked in (or copied,
+    for a container, which sees only the job folder)."""
     paths = OptMl(job_dir)
     paths.config.mkdir(parents=True, exist_ok=True)
     paths.model.mkdir(parents=True, exist_ok=True)
@@ -71,8 +76,14 @@ def prepare_job(
         folder = paths.channel(name)
         folder.mkdir(parents=True, exist_ok=True)
         source = source.resolve()
-        # A link, not a copy: SageMaker copies from S3, but a local file is already here.
-        (folder / source.name).symlink_to(source, target_is_directory=source.is_dir())
+        target = folder / source.name
+        if copy_data and source.is_dir():
+            shutil.copytree(source, target)
+        elif copy_data:
+            shutil.copyfile(source, target)
+        else:
+            # A link, not a copy: SageMaker copies from S3, but a local file is already here.
+            target.symlink_to(source, target_is_directory=source.is_dir())
     return paths
 
 
@@ -83,14 +94,13 @@ def run_training_job(
     hyperparameters: Mapping[str, str],
     *,
     echo: Echo = print,
-    command: list[str] | None = None,
+    engine: str = "process",
+    image: str = DEFAULT_IMAGE,
 ) -> TrainingJobResult:
-    """Run ``train`` on a prepared job folder, streaming its log through ``echo``.
-
-    ``command`` is how ``train`` is started (default: this Python's ``train`` module);
-    a container engine passes its own.
-    """
-    paths = prepare_job(job_dir, channels, hyperparameters)
+    """Run ``train`` on a prepared job folder, streaming its log through ``echo``: as a
+    child process of this Python, or in the image with a container engine."""
+    command = train_command(engine, image, job_dir)
+    paths = prepare_job(job_dir, channels, hyperparameters, copy_data=command is not None)
     started = time.monotonic()
     environment = {
         **os.environ,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from bigmart.container.paths import OptMl
 from bigmart.workflow import storage
-from bigmart.workflow.model_server import ModelServer, materialize_model
+from bigmart.workflow.engines import DEFAULT_IMAGE, serve_command
+from bigmart.workflow.model_server import ModelServer, free_port, materialize_model
 from bigmart.workflow.options import TransformOptions
 from bigmart.workflow.transform import ObjectOutcome, Plan, transform_objects
 
@@ -59,7 +60,8 @@ def run_transform_job(
     report_dir: Path,
     echo: Echo = print,
     progress_bar: bool | None = None,
-    server_command: list[str] | None = None,
+    engine: str = "process",
+    image: str = DEFAULT_IMAGE,
 ) -> TransformJobResult:
     """Run one transform job end to end; never raises for bad records (they are reported)."""
     started = time.monotonic()
@@ -70,11 +72,14 @@ def run_transform_job(
     with tempfile.TemporaryDirectory(prefix="bigmart-transform-") as scratch:
         paths = OptMl(Path(scratch))
         materialize_model(model, paths.model)
+        port = free_port()
+        environment = batch_environment(options)
         server = ModelServer(
             paths.root,
-            environment=batch_environment(options),
+            port=port,
+            environment=environment,
             log_path=report_dir / "serve.log",
-            command=server_command,
+            command=serve_command(engine, image, paths.model, port, environment),
         )
         server.start()
         try:

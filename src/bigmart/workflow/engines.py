@@ -1,0 +1,78 @@
+"""Where a local job's ``train`` or ``serve`` runs: a child process, or the product's image.
+
+With a container engine (podman or docker) the job runs the way SageMaker's local mode
+and SageMaker itself run it: ``ENGINE run IMAGE train`` with the job folder mounted at
+``/opt/ml``, or ``ENGINE run IMAGE serve`` with the model mounted at ``/opt/ml/model``.
+``BIGMART_ENGINE_FLAGS`` adds global flags the engine needs on a given machine (for
+example podman's ``--storage-driver vfs --runtime runc`` where overlay or crun do not work).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+ENGINES = ("process", "podman", "docker")
+DEFAULT_IMAGE = "localhost/bigmart:latest"
+
+
+class EngineError(RuntimeError):
+    """The engine asked for is not installed."""
+
+
+def engine_prefix(engine: str) -> list[str]:
+    """The engine's executable and the machine's global flags."""
+    if shutil.which(engine) is None:
+        raise EngineError(f"--engine {engine}: {engine} is not installed (or not on PATH)")
+    return [engine, *shlex.split(os.environ.get("BIGMART_ENGINE_FLAGS", ""))]
+
+
+def train_command(engine: str, image: str, job_dir: Path) -> list[str] | None:
+    """How to start ``train`` on a job folder; None means: this Python's module.
+
+    The container gets no network, as a SageMaker training job with network isolation.
+    """
+    if engine == "process":
+        return None
+    return [
+        *engine_prefix(engine),
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        f"{job_dir.resolve()}:/opt/ml",
+        "-e",
+        "PYTHONUNBUFFERED=1",
+        image,
+        "train",
+    ]
+
+
+def serve_command(
+    engine: str,
+    image: str,
+    model_dir: Path,
+    port: int,
+    environment: Mapping[str, str],
+) -> list[str]:
+    """How to start ``serve`` on a model folder, listening on ``port`` of this machine."""
+    if engine == "process":
+        return [sys.executable, "-m", "bigmart.container.serve"]
+    variables = [f"SAGEMAKER_BIND_TO_PORT={port}", *(f"{k}={v}" for k, v in environment.items())]
+    return [
+        *engine_prefix(engine),
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        *(item for variable in variables for item in ("-e", variable)),
+        "-v",
+        f"{model_dir.resolve()}:/opt/ml/model:ro",
+        image,
+        "serve",
+    ]
