@@ -7,14 +7,13 @@ Python SDK does, so ``delete_endpoint`` can find and remove all three by one nam
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bigmart.workflow.aws_errors import EndpointFailed, WaitTimeout
-from bigmart.workflow.aws_logs import ENDPOINT_LOG_GROUP, Echo, LogTail
+from bigmart.workflow.aws_errors import EndpointFailed
+from bigmart.workflow.aws_logs import ENDPOINT_LOG_GROUP, Echo, LogTail, follow
 from bigmart.workflow.aws_names import (
     RequestError,
     check_environment,
@@ -151,25 +150,21 @@ def wait_for_endpoint(
     why).
     """
     group = ENDPOINT_LOG_GROUP.format(name=name)
-    tail = LogTail(logs, group, f"{VARIANT}/", echo) if logs is not None else None
-    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-    shown = ""
-    while True:
-        endpoint = sm.describe_endpoint(EndpointName=name)
-        status = endpoint["EndpointStatus"]
-        if status != shown:
-            echo(f"endpoint {name}: {status}")
-            shown = status
-        if tail is not None:
-            tail.poll()
-        if status == "InService":
-            return endpoint
-        if status in FAILED:
-            reason = endpoint.get("FailureReason") or f"the endpoint is {status}"
-            raise EndpointFailed("endpoint", name, status, reason, endpoint)
-        if deadline is not None and time.monotonic() > deadline:
-            raise WaitTimeout(f"endpoint {name} is still {status} after {timeout_seconds} s")
-        time.sleep(poll_seconds)
+    endpoint = follow(
+        lambda: sm.describe_endpoint(EndpointName=name),
+        label=f"endpoint {name}",
+        state=lambda e: e["EndpointStatus"],
+        done=lambda e: e["EndpointStatus"] == "InService" or e["EndpointStatus"] in FAILED,
+        echo=echo,
+        tail=LogTail(logs, group, f"{VARIANT}/", echo) if logs is not None else None,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    )
+    status = endpoint["EndpointStatus"]
+    if status in FAILED:
+        reason = endpoint.get("FailureReason") or f"the endpoint is {status}"
+        raise EndpointFailed("endpoint", name, status, reason, endpoint)
+    return endpoint
 
 
 def invoke_endpoint(

@@ -8,6 +8,7 @@ missing group or stream means "nothing yet", never an error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,3 +84,36 @@ class LogTail:
             self.tokens[stream] = token
             if finished:
                 return count
+
+
+def follow(
+    describe: Callable[[], dict[str, Any]],
+    *,
+    label: str,
+    state: Callable[[dict[str, Any]], str],
+    done: Callable[[dict[str, Any]], bool],
+    echo: Echo,
+    tail: LogTail | None,
+    poll_seconds: float,
+    timeout_seconds: float | None,
+) -> dict[str, Any]:
+    """Describe a resource until ``done``: echo each change of ``state`` and the log's new
+    lines; return the last description. Past ``timeout_seconds``, ``WaitTimeout`` (the
+    resource goes on; only the waiting stops)."""
+    from bigmart.workflow.aws_errors import WaitTimeout
+
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    shown = None
+    while True:
+        description = describe()
+        current = state(description)
+        if current != shown:
+            echo(f"{label}: {current}")
+            shown = current
+        if tail is not None:
+            tail.poll()
+        if done(description):
+            return description
+        if deadline is not None and time.monotonic() > deadline:
+            raise WaitTimeout(f"{label} is still {current} after {timeout_seconds} s")
+        time.sleep(poll_seconds)

@@ -6,13 +6,12 @@ tested without AWS; ``start_training_job`` only sends it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from bigmart.metrics import METRIC_DEFINITIONS
-from bigmart.workflow.aws_errors import JobFailed, WaitTimeout
-from bigmart.workflow.aws_logs import TRAINING_LOG_GROUP, Echo, LogTail
+from bigmart.workflow.aws_errors import JobFailed
+from bigmart.workflow.aws_logs import TRAINING_LOG_GROUP, Echo, LogTail, follow
 from bigmart.workflow.aws_names import (
     CHANNEL_NAME,
     RequestError,
@@ -177,24 +176,17 @@ def wait_for_training_job(
     ``logs`` None follows the status only; ``timeout_seconds`` raises ``WaitTimeout`` (the
     job itself goes on).
     """
-    tail = LogTail(logs, TRAINING_LOG_GROUP, f"{name}/", echo) if logs is not None else None
-    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-    shown: tuple[str, ...] = ()
-    while True:
-        job = sm.describe_training_job(TrainingJobName=name)
-        status = job["TrainingJobStatus"]
-        state = _state(job)
-        if state != shown:
-            echo(f"training job {name}: " + " - ".join(part for part in state if part))
-            shown = state
-        if tail is not None:
-            tail.poll()
-        if status in TERMINAL:
-            break
-        if deadline is not None and time.monotonic() > deadline:
-            raise WaitTimeout(f"training job {name} is still {status} after {timeout_seconds} s")
-        time.sleep(poll_seconds)
-
+    job = follow(
+        lambda: sm.describe_training_job(TrainingJobName=name),
+        label=f"training job {name}",
+        state=lambda j: " - ".join(part for part in _state(j) if part),
+        done=lambda j: j["TrainingJobStatus"] in TERMINAL,
+        echo=echo,
+        tail=LogTail(logs, TRAINING_LOG_GROUP, f"{name}/", echo) if logs is not None else None,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    )
+    status = job["TrainingJobStatus"]
     if status != "Completed":
         raise JobFailed("training job", name, status, _failure_reason(job), job)
     for metric in job.get("FinalMetricDataList", []):

@@ -7,12 +7,11 @@ wherever the job runs. Options left unset are left out of the request, so the se
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from bigmart.workflow.aws_errors import JobFailed, WaitTimeout
-from bigmart.workflow.aws_logs import TRANSFORM_LOG_GROUP, Echo, LogTail
+from bigmart.workflow.aws_errors import JobFailed
+from bigmart.workflow.aws_logs import TRANSFORM_LOG_GROUP, Echo, LogTail, follow
 from bigmart.workflow.aws_names import (
     check_environment,
     check_instance,
@@ -108,23 +107,17 @@ def wait_for_transform_job(
     Returns the final DescribeTransformJob when Completed; raises ``JobFailed`` carrying
     FailureReason when Failed or Stopped.
     """
-    tail = LogTail(logs, TRANSFORM_LOG_GROUP, f"{name}/", echo) if logs is not None else None
-    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-    shown = ""
-    while True:
-        job = sm.describe_transform_job(TransformJobName=name)
-        status = job["TransformJobStatus"]
-        if status != shown:
-            echo(f"transform job {name}: {status}")
-            shown = status
-        if tail is not None:
-            tail.poll()
-        if status in TERMINAL:
-            break
-        if deadline is not None and time.monotonic() > deadline:
-            raise WaitTimeout(f"transform job {name} is still {status} after {timeout_seconds} s")
-        time.sleep(poll_seconds)
-
+    job = follow(
+        lambda: sm.describe_transform_job(TransformJobName=name),
+        label=f"transform job {name}",
+        state=lambda j: j["TransformJobStatus"],
+        done=lambda j: j["TransformJobStatus"] in TERMINAL,
+        echo=echo,
+        tail=LogTail(logs, TRANSFORM_LOG_GROUP, f"{name}/", echo) if logs is not None else None,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    )
+    status = job["TransformJobStatus"]
     if status != "Completed":
         reason = job.get("FailureReason") or "stopped before completing (StopTransformJob)"
         raise JobFailed("transform job", name, status, reason, job)
