@@ -21,7 +21,7 @@ import numpy as np
 
 from bigmart.schema import TRAINING_COLUMNS
 
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 5_000  # small enough that 10,000 rows already use whole chunks
 CATALOGUE_SIZE = 1_559  # as many items as the real data has
 
 
