@@ -40,6 +40,8 @@ PREDICTION_COLUMN = "prediction"
 #: With MaxPayloadInMB=0 (unbounded), records are still sent in blocks of this size so that
 #: memory stays flat; SageMaker streams such payloads in chunks too.
 UNBOUNDED_BLOCK = 64 * MIB
+#: Input is read in pieces of this size, so the buffer never holds much more than a batch.
+READ_SIZE = 1024 * 1024
 #: A header row longer than this is not a header (and is not read whole to find out).
 HEADER_LIMIT = 64 * 1024
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
@@ -305,7 +307,7 @@ def _transform_object(
             try:
                 for batch in _batches(stream, plan, first_line, leftover):
                     window.append((batch, pool.submit(invoker.invoke, batch.body)))
-                    while len(window) >= 2 * plan.concurrency:
+                    while len(window) > plan.concurrency:
                         records_done += _write_answer(*window.popleft(), out, plan, progress)
                 while window:
                     records_done += _write_answer(*window.popleft(), out, plan, progress)
@@ -359,7 +361,7 @@ def _block_batches(
     at_end = False
     while True:
         while not at_end and len(buffer) < block:
-            data = stream.read(block)
+            data = stream.read(min(READ_SIZE, block - len(buffer) + 1))
             if not data:
                 at_end = True
             buffer += data
