@@ -104,7 +104,7 @@ def run_training(
         out = Path(output_data_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-    log(f"model written to {model_dir} ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
+    log(f"model built ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
     return TrainingResult(metrics=metrics, metadata=metadata)
 
 

@@ -94,6 +94,7 @@ def _train(paths: OptMl) -> None:
             log=log.info,
         )
         _publish(staging, paths.model)
+        log.info("model written to %s", paths.model)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
