@@ -8,6 +8,7 @@ cross a fork), before the worker accepts a connection.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -58,9 +59,17 @@ class InferenceApp:
             await self.lifespan(receive, send)
 
     def load(self) -> None:
-        """Load the model into this process (one ONNX Runtime thread)."""
+        """Load the model into this process (one ONNX Runtime thread).
+
+        Then every object alive is moved out of the garbage collector's sight
+        (``gc.freeze``): the libraries' hundreds of thousands of long-lived objects would
+        otherwise be rescanned by full collections, pauses of several milliseconds that
+        show as the p99 latency of one-row requests.
+        """
         if self.predictor is None:
             self.predictor = Predictor.load(self.model_dir, threads=1)
+            gc.collect()
+            gc.freeze()
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
