@@ -57,7 +57,10 @@ DEFAULT_SEED_MODEL_DIR = Path("/tmp/seed_model")
 SEED_PICKLE = "seed-random-forest.pkl"  # benchmarks.baselines.seed_server.predictor.MODEL_FILE
 
 HOST = "127.0.0.1"
-WRK_THREADS = 2
+#: One wrk thread: wrk is event-driven and one thread keeps 8 connections busy, while a
+#: second would compete with the two server workers for this machine's two cores and
+#: measure the scheduler rather than the server (p99 ~4.6 ms with -t2, ~3.1 ms with -t1).
+WRK_THREADS = 1
 CONNECTIONS = 8
 #: The seed answers 1,000 rows in ~0.25-1 s, queued behind up to 3 others per worker;
 #: its p99 reached 6 s on a busy machine, so 10 s would be too tight.
