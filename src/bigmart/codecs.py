@@ -89,7 +89,7 @@ def decode_csv(body: bytes) -> RawBatch:
     if not rows:
         raise SchemaError("the request body has no CSV rows")
     header = rows[0]
-    if _is_header(header):
+    if is_header_row(header):
         return _csv_with_header(header, rows[1:])
     return columns_from_rows(rows, RowNumbering(first_row=1))
 
@@ -152,8 +152,9 @@ def _json(body: bytes) -> Any:
         raise SchemaError(f"malformed JSON: {error}") from None
 
 
-def _is_header(row: Sequence[str]) -> bool:
-    return row[0].strip() in KNOWN_COLUMNS and all(cell.strip() in KNOWN_COLUMNS for cell in row)
+def is_header_row(row: Sequence[str]) -> bool:
+    """True if every cell is a Big Mart column name: the row is a header, not data."""
+    return bool(row) and all(cell.strip() in KNOWN_COLUMNS for cell in row)
 
 
 def _csv_with_header(header: Sequence[str], rows: Sequence[Sequence[str]]) -> RawBatch:
@@ -166,10 +167,7 @@ def _csv_with_header(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Ra
             raise SchemaError(
                 f"expected {len(names)} columns as in the header row, got {len(row)}", row=number
             )
-    index = {name: names.index(name) for name in FEATURES}
-    return validate_columns(
-        {name: [row[i] for row in rows] for name, i in index.items()}, RowNumbering(first_row=1)
-    )
+    return _by_name(names, rows)
 
 
 def _instances(instances: Any, where: str) -> RawBatch:
@@ -209,9 +207,14 @@ def _split_form(columns: Any, data: Any) -> RawBatch:
             raise SchemaError(f"expected a list of {len(columns)} values", row=number)
     if not data:
         raise SchemaError('"data" is empty')
-    index = {name: columns.index(name) for name in FEATURES}
+    return _by_name(columns, data)
+
+
+def _by_name(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> RawBatch:
+    """Rows whose columns are named by ``names`` (any order, extras ignored) to a batch."""
+    index = {name: names.index(name) for name in FEATURES}
     return validate_columns(
-        {name: [row[i] for row in data] for name, i in index.items()}, RowNumbering(first_row=1)
+        {name: [row[i] for row in rows] for name, i in index.items()}, RowNumbering(first_row=1)
     )
 
 

@@ -248,10 +248,5 @@ def _category_column(values: Sequence[Any], name: str, numbering: RowNumbering) 
     return [parse_category(v, name, first + i, numbering) for i, v in enumerate(values)]
 
 
-def batch_length(batch: RawBatch) -> int:
-    """Number of rows in a batch."""
-    return len(batch[FEATURES[0]])
-
-
 def _clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -16,6 +16,7 @@ import csv
 import gzip
 import http.client
 import io
+import itertools
 import re
 import threading
 import time
@@ -27,7 +28,7 @@ from typing import IO, Any
 
 import orjson
 
-from bigmart.codecs import CSV, JSON, JSON_LINES, KNOWN_COLUMNS, media_type
+from bigmart.codecs import CSV, JSON, JSON_LINES, is_header_row, media_type
 from bigmart.workflow import storage
 from bigmart.workflow.jsonpath import JsonPathError, Step, compile_path
 from bigmart.workflow.options import TransformOptions
@@ -332,7 +333,7 @@ def _read_header(stream: IO[bytes], plan: Plan) -> tuple[list[str] | None, int, 
         cells = _csv_cells(first.rstrip(b"\r\n")) if first.strip() else []
     except ValueError:
         cells = []
-    if cells and all(cell.strip() in KNOWN_COLUMNS for cell in cells):
+    if is_header_row(cells):
         return cells, 2, b""
     return None, 1, first
 
@@ -400,16 +401,11 @@ def _numbered_lines(
     """Non-blank lines with their 1-based numbers, line endings removed."""
     lines = iter(stream)
     if leftover:
-        lines = _chain([leftover], lines)
+        lines = itertools.chain([leftover], lines)
     for number, text in enumerate(lines, start=first_line):
         stripped = text.rstrip(b"\r\n")
         if stripped.strip():
             yield number, stripped
-
-
-def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield from first
-    yield from rest
 
 
 def _read_within(stream: IO[bytes], limit: int | None) -> bytes:
