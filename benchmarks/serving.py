@@ -15,12 +15,15 @@ same number of workers on free loopback ports; and compares them:
   1 and 1,000 rows (raw ``test.csv`` rows for the product; the already-encoded
   ``request-1.csv`` / ``request-1000.csv`` for the seed, which cannot encode raw rows):
   requests/s, p50 and p99 latency, medians of ``--repeats`` runs. The two servers' runs
-  are interleaved so that noise on the shared machine hits both alike;
+  are interleaved so that noise on the shared machine hits both alike, and each run
+  starts only when both servers are idle (a sync-worker server goes on answering the
+  requests queued in its backlog after wrk stops);
 - RSS (and PSS, which counts pages shared after the fork once) of each worker after load;
 - the in-process predictor (decode, predict, encode in one thread, after the servers are
   stopped) on the same 1,000-row body, which the server's 1,000-row rows/s is judged against;
-- the CPU other processes took during each run (``/proc/stat`` minus what the servers, wrk
-  and this script used): the machine is shared, so a slow run can be the neighbours.
+- the CPU other processes took during each run (``/proc/stat`` minus what the server under
+  load, wrk and this script used; the other server counts as "other"): the machine is
+  shared, so a slow run can be the neighbours.
 
 It then prints verdicts for the product against the serving targets. Load is bounded:
 loopback only, fixed durations, 8 connections. Exit status 1 means the measurement itself
@@ -71,6 +74,9 @@ START_DEADLINE_S = 180.0  # the seed's first ping unpickles ~380 MB
 STOP_GRACE_S = 35.0  # longer than either server's graceful timeout
 INPROCESS_SECONDS = 3.0
 MB = 1_000_000
+IDLE_CORES = 0.05  # servers using less CPU than this between runs are idle
+IDLE_WINDOW_S = 0.25
+IDLE_DEADLINE_S = 60.0
 NOISY_CORES = 0.25  # other processes' CPU above which results are flagged as noisy
 
 # Targets for the product (the serving issue).
@@ -470,6 +476,33 @@ def process_cpu_s(pid: int) -> float:
     return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def servers_cpu_s(masters: Sequence[int]) -> float:
+    """CPU seconds used so far by the servers' masters and their workers."""
+    total = 0.0
+    for master in masters:
+        for pid in [master, *children(master)]:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += process_cpu_s(pid)
+    return total
+
+
+def wait_until_idle(masters: Sequence[int]) -> float:
+    """Wait until no server is still working; return the seconds waited.
+
+    When wrk stops, a sync-worker server still answers the requests queued in its listen
+    backlog (up to ~7 s of 1,000-row requests for the seed); without this wait that work
+    lands in the next server's run and is charged to it.
+    """
+    start = time.perf_counter()
+    deadline = start + IDLE_DEADLINE_S
+    while time.perf_counter() < deadline:
+        used = servers_cpu_s(masters)
+        time.sleep(IDLE_WINDOW_S)
+        if (servers_cpu_s(masters) - used) / IDLE_WINDOW_S < IDLE_CORES:
+            break
+    return time.perf_counter() - start
+
+
 def cpu_sample(masters: Sequence[int]) -> CpuSample:
     """Busy and steal CPU of the machine, and what our servers, wrk and we used.
 
@@ -479,11 +512,7 @@ def cpu_sample(masters: Sequence[int]) -> CpuSample:
     first = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in first)
     tick = os.sysconf("SC_CLK_TCK")
-    ours = 0.0
-    for master in masters:
-        for pid in [master, *children(master)]:
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                ours += process_cpu_s(pid)
+    ours = servers_cpu_s(masters)
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):  # this script, and wrk
         usage = resource.getrusage(who)
         ours += usage.ru_utime + usage.ru_stime
@@ -687,15 +716,22 @@ def start(
 
 
 def drive(targets: Sequence[Target], repeats: int) -> list[str]:
-    """Interleave the servers' wrk runs, repeat by repeat; return the failures seen."""
+    """Interleave the servers' wrk runs, repeat by repeat; return the failures seen.
+
+    Each run starts when every server is idle, and during it the other server counts as
+    "others", so leftover work from the previous run is waited out, and shown if not.
+    """
     problems = []
     masters = [server.process.pid for server, _, _, _ in targets]
     for rows in (1, BATCH_ROWS):
         for repeat in range(1, repeats + 1):
             for server, result, loads, duration in targets:
-                before = cpu_sample(masters)
+                waited = wait_until_idle(masters)
+                if waited > 1.0:
+                    print(f"  (waited {waited:.1f} s for the servers to finish queued requests)")
+                before = cpu_sample([server.process.pid])
                 run = run_wrk(server, loads[rows], duration)
-                run = with_noise(run, before, cpu_sample(masters))
+                run = with_noise(run, before, cpu_sample([server.process.pid]))
                 result.runs.setdefault(rows, []).append(run)
                 print(
                     f"  {server.name:8} {rows:>4}-row run {repeat}/{repeats}: "
@@ -715,7 +751,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline-duration", type=int, help="seconds per baseline wrk run (default --duration)"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="wrk runs per load (medians)")
+    parser.add_argument("--repeats", type=int, default=5, help="wrk runs per load (medians)")
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="workers per server (one per core)"
     )
