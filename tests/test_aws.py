@@ -31,7 +31,7 @@ from botocore.stub import Stubber
 
 from aws_server import ACCOUNT, OTHER_CREDENTIAL_SOURCES, REGION, ROLE_ARN, MotoServer, moto_server
 from bigmart.metrics import METRIC_DEFINITIONS, format_metric
-from bigmart.workflow import aws
+from bigmart.workflow import aws, aws_records
 from bigmart.workflow.options import TransformOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -380,6 +380,31 @@ def test_a_job_stopped_at_its_time_limit_says_so(boto: boto3.Session) -> None:
         )
         with pytest.raises(aws.JobFailed, match="max_run_seconds"):
             aws.wait_for_training_job(sm, None, "job", echo=lambda _: None, poll_seconds=0)
+
+
+def test_a_failed_or_stopped_job_is_recorded_with_its_reason_and_times() -> None:
+    started, ended = (
+        datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+        datetime(2026, 6, 1, 12, 5, tzinfo=UTC),
+    )
+    failed = described_training_job(
+        "Failed", "Failed", FailureReason="bad row 7", CreationTime=started, TrainingEndTime=ended
+    )
+    recorded = aws_records.outcome("training", failed)
+    assert (recorded.status, recorded.failure_reason, recorded.ended) == (
+        "Failed",
+        "bad row 7",
+        True,
+    )
+    assert recorded.ended_at - recorded.created_at == 300
+    timed_out = aws_records.outcome(
+        "training", described_training_job("Stopped", "MaxRuntimeExceeded")
+    )
+    assert "max_run_seconds" in timed_out.failure_reason
+    stopped = aws_records.outcome("transform", {"TransformJobStatus": "Stopped"})
+    assert stopped.failure_reason == "stopped before completing (StopTransformJob)"
+    running = aws_records.outcome("transform", {"TransformJobStatus": "InProgress"})
+    assert (running.ended, running.failure_reason, running.ended_at) == (False, None, None)
 
 
 def test_waiting_can_give_up_while_the_job_goes_on(boto: boto3.Session) -> None:

@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from aws_server import ACCOUNT, OTHER_CREDENTIAL_SOURCES, REGION, ROLE_ARN, MotoServer, moto_server
+from bigmart.workflow.jobs import JobStore
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/bigmart:latest"
@@ -193,6 +194,78 @@ def test_transform_on_sagemaker_maps_every_option(env):
         "JoinSource": "Input",
     }
     assert job["ModelName"] == "remote-tf"
+
+
+def train_on_aws(env: dict[str, str], name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return bigmart(
+        env,
+        "train",
+        "--data",
+        "s3://my-bucket/train/",
+        "--output",
+        "s3://my-bucket/models/",
+        "--name",
+        name,
+        *extra,
+        *ON_AWS,
+    )
+
+
+def test_a_remote_training_job_is_recorded_with_its_outcome(env):
+    assert train_on_aws(env, "remote-recorded", "--wait").returncode == 0
+    shown = json.loads(bigmart(env, "jobs", "show", "remote-recorded").stdout)
+    described = sagemaker(env).describe_training_job(TrainingJobName="remote-recorded")
+    assert (shown["kind"], shown["status"]) == ("training", "Completed")
+    assert shown["parameters"]["on"] == "sagemaker"
+    assert shown["parameters"]["arn"] == described["TrainingJobArn"]
+    assert shown["parameters"]["training"] == "s3://my-bucket/train/"
+    assert shown["artifacts"]["model"] == described["ModelArtifacts"]["S3ModelArtifacts"]
+    assert shown["seconds"] is not None and shown["seconds"] >= 0
+
+
+def test_a_remote_job_not_waited_for_is_brought_up_to_date_when_listed(env):
+    result = bigmart(
+        env,
+        "transform",
+        "--model",
+        "s3://my-bucket/models/m/model.tar.gz",
+        "--input",
+        "s3://my-bucket/in/",
+        "--output",
+        "s3://my-bucket/out/",
+        "--name",
+        "remote-later",
+        *ON_AWS,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bigmart jobs show remote-later" in result.stdout
+    assert JobStore(Path(env["BIGMART_HOME"])).get("remote-later").status == "InProgress"
+    described = sagemaker(env).describe_transform_job(TransformJobName="remote-later")
+    listing = bigmart(env, "jobs", "--kind", "transform")
+    line = next(x for x in listing.stdout.splitlines() if x.startswith("remote-later "))
+    assert line.split()[1:3] == ["transform", described["TransformJobStatus"]]
+    shown = json.loads(bigmart(env, "jobs", "show", "remote-later").stdout)
+    assert shown["artifacts"]["output"] == "s3://my-bucket/out/"
+
+
+def test_a_used_job_name_is_refused_before_anything_is_sent(env):
+    assert train_on_aws(env, "remote-twice").returncode == 0
+    again = train_on_aws(env, "remote-twice")
+    assert again.returncode == 2 and "'remote-twice' already exists" in again.stderr
+    assert len(sagemaker(env).list_training_jobs()["TrainingJobSummaries"]) == 1
+
+
+def test_listing_without_aws_access_keeps_the_record_and_says_why(env):
+    JobStore(Path(env["BIGMART_HOME"])).create(
+        "remote-unreachable", "training", {"on": "sagemaker", "region": REGION}, "InProgress"
+    )
+    broken = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    listing = bigmart({**broken, "AWS_DEFAULT_REGION": REGION}, "jobs")
+    assert listing.returncode == 0
+    line = next(x for x in listing.stdout.splitlines() if x.startswith("remote-unreachable "))
+    assert line.split()[2] == "InProgress"
+    assert "remote-unreachable: status not refreshed from SageMaker" in listing.stderr
+    assert "Traceback" not in listing.stderr
 
 
 def test_aws_errors_are_one_clear_line(env):

@@ -1,11 +1,15 @@
-"""``bigmart jobs [show NAME]``: the record of training jobs, transform jobs and endpoints."""
+"""``bigmart jobs [show NAME]``: the record of training jobs, transform jobs and endpoints.
+
+Jobs launched on SageMaker are listed with local ones; those still in progress are
+brought up to date from SageMaker as they are shown.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from bigmart.commands import UsageError
+from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import store
 
 
@@ -25,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
         record = records.get(args.name)
         if record is None:
             raise UsageError(f"no job or endpoint named {args.name!r}; see: bigmart jobs")
-        print(json.dumps(record.as_dict(), indent=2))
+        print(json.dumps(on_aws.refresh(record).as_dict(), indent=2))
         return 0
-    listed = records.list(args.kind)
+    listed = [on_aws.refresh(record) for record in records.list(args.kind)]
     if not listed:
         print("no jobs yet; start with: bigmart quickstart")
         return 0

@@ -10,14 +10,20 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bigmart.commands import UsageError
 from bigmart.commands.common import store
 from bigmart.workflow import storage
+from bigmart.workflow.jobs import JobRecord
 from bigmart.workflow.options import TransformOptions
 
+if TYPE_CHECKING:  # boto3 is imported only when a command goes to AWS
+    from bigmart.workflow.aws_records import JobOutcome
+
 LOCAL = "local"
+#: The job store's kinds that are SageMaker jobs (an endpoint is refreshed by its own command).
+REMOTE_JOB_KINDS = ("training", "transform")
 
 
 def add_placement_options(parser: argparse.ArgumentParser, *, wait: bool = True) -> None:
@@ -90,6 +96,7 @@ def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) 
     if args.validation:
         channels["validation"] = _s3(args.validation, "--validation")
     output = _s3(args.output, "--output")
+    _check_unused(name)
     with aws_errors():
         request = aws.training_job_request(
             name,
@@ -108,8 +115,13 @@ def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) 
         sm, logs = _clients(args, "sagemaker", "logs")
         arn = aws.start_training_job(sm, request)
         print(f"training job {name} started on SageMaker: {arn}")
+        parameters = {**channels, "output": output, "hyperparameters": hyperparameters}
+        _record_start(args, name, "training", arn, parameters)
         return _follow(
-            args.wait, lambda: aws.wait_for_training_job(sm, logs, name, echo=_echo), name
+            args.wait,
+            lambda: aws.wait_for_training_job(sm, logs, name, echo=_echo),
+            name,
+            "training",
         )
 
 
@@ -178,6 +190,7 @@ def transform(args: argparse.Namespace, name: str, options: TransformOptions) ->
 
     model = _s3(args.model, "--model")
     source, output = _s3(args.input, "--input"), _s3(args.output, "--output")
+    _check_unused(name)
     with aws_errors():
         sm, logs = _clients(args, "sagemaker", "logs")
         aws.create_model(sm, name, args.image, model, args.role)
@@ -192,23 +205,90 @@ def transform(args: argparse.Namespace, name: str, options: TransformOptions) ->
         )
         arn = aws.start_transform_job(sm, request)
         print(f"transform job {name} started on SageMaker: {arn}")
+        parameters = {"model": model, "input": source, "output": output, **vars(options)}
+        _record_start(args, name, "transform", arn, parameters)
         return _follow(
-            args.wait, lambda: aws.wait_for_transform_job(sm, name, echo=_echo, logs=logs), name
+            args.wait,
+            lambda: aws.wait_for_transform_job(sm, name, echo=_echo, logs=logs),
+            name,
+            "transform",
         )
 
 
-def _follow(wait: bool, waiter: Callable[[], Any], name: str) -> int:
-    from bigmart.workflow import aws
+def _check_unused(name: str) -> None:
+    """Job names are unique in the job store, as on SageMaker: refuse before sending."""
+    if store().get(name) is not None:
+        raise UsageError(f"a job or endpoint named {name!r} already exists; choose another --name")
+
+
+def _record_start(
+    args: argparse.Namespace, name: str, kind: str, arn: str, parameters: dict[str, Any]
+) -> None:
+    """Put the remote job in the local job store, so ``bigmart jobs`` lists it."""
+    placement = {
+        "on": "sagemaker",
+        "arn": arn,
+        "region": args.region,
+        "instance_type": args.instance_type,
+        "instance_count": args.instance_count,
+        "image": args.image,
+    }
+    store().create(name, kind, {**parameters, **placement}, "InProgress")
+
+
+def _follow(wait: bool, waiter: Callable[[], Any], name: str, kind: str) -> int:
+    from bigmart.workflow import aws, aws_records
 
     if not wait:
-        print(f"not waiting; follow it with the AWS console or: aws sagemaker describe-* {name}")
+        print(f"not waiting; see its status with: bigmart jobs show {name}")
         return 0
     try:
-        waiter()
+        job = waiter()
     except aws.JobFailed as failure:
+        _record_outcome(name, aws_records.outcome(kind, failure.description))
         print(
             f"status: {failure.status}\nfailure reason: {failure.failure_reason}", file=sys.stderr
         )
         return 1
+    _record_outcome(name, aws_records.outcome(kind, job))
     print("status: Completed")
     return 0
+
+
+def refresh(record: JobRecord) -> JobRecord:
+    """A remote training or transform job still in progress, brought up to date from AWS.
+
+    Anything else is returned as it is; so is the record when AWS cannot be asked (no
+    credentials, no network), with a one-line warning on stderr.
+    """
+    remote = record.parameters.get("on") == "sagemaker"
+    if not remote or record.kind not in REMOTE_JOB_KINDS or record.ended is not None:
+        return record
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from bigmart.workflow import aws, aws_records
+
+    try:
+        sm = aws.session(region=record.parameters.get("region")).client("sagemaker")
+        job = aws_records.describe(sm, record.kind, record.name)
+    except (ClientError, BotoCoreError) as error:
+        print(
+            f"{record.name}: status not refreshed from SageMaker: {aws.explain(error)}",
+            file=sys.stderr,
+        )
+        return record
+    _record_outcome(record.name, aws_records.outcome(record.kind, job))
+    return store().get(record.name) or record
+
+
+def _record_outcome(name: str, outcome: JobOutcome) -> None:
+    store().update(
+        name,
+        status=outcome.status,
+        metrics=outcome.metrics or None,
+        artifacts=outcome.artifacts or None,
+        failure_reason=outcome.failure_reason,
+        ended=outcome.ended,
+        ended_at=outcome.ended_at,
+        created_at=outcome.created_at,
+    )

@@ -188,7 +188,7 @@ def wait_for_training_job(
     )
     status = job["TrainingJobStatus"]
     if status != "Completed":
-        raise JobFailed("training job", name, status, _failure_reason(job), job)
+        raise JobFailed("training job", name, status, failure_reason(job), job)
     for metric in job.get("FinalMetricDataList", []):
         echo(f"{metric['MetricName']}={metric['Value']:.4f}")
     artifact = job.get("ModelArtifacts", {}).get("S3ModelArtifacts")
@@ -209,7 +209,8 @@ def _state(job: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _failure_reason(job: Mapping[str, Any]) -> str:
+def failure_reason(job: Mapping[str, Any]) -> str:
+    """FailureReason, or why a stopped job stopped (spot, time limits, StopTrainingJob)."""
     if job.get("FailureReason"):
         return str(job["FailureReason"])
     secondary = job.get("SecondaryStatus", "")

@@ -119,7 +119,11 @@ def wait_for_transform_job(
     )
     status = job["TransformJobStatus"]
     if status != "Completed":
-        reason = job.get("FailureReason") or "stopped before completing (StopTransformJob)"
-        raise JobFailed("transform job", name, status, reason, job)
+        raise JobFailed("transform job", name, status, failure_reason(job), job)
     echo(f"output: {job['TransformOutput']['S3OutputPath']}")
     return job
+
+
+def failure_reason(job: Mapping[str, Any]) -> str:
+    """FailureReason, or that the job was stopped (StopTransformJob)."""
+    return str(job.get("FailureReason") or "stopped before completing (StopTransformJob)")

@@ -110,8 +110,14 @@ class JobStore:
         artifacts: Mapping[str, Any] | None = None,
         failure_reason: str | None = None,
         ended: bool = False,
+        ended_at: float | None = None,
+        created_at: float | None = None,
     ) -> None:
-        """Change a job's status and outcome (only the fields given)."""
+        """Change a job's status and outcome (only the fields given).
+
+        ``ended`` stamps the end as now; ``ended_at`` and ``created_at`` give a remote job's
+        own times, so its duration is measured on one (AWS's) clock.
+        """
         changes: dict[str, Any] = {}
         if status is not None:
             changes["status"] = status
@@ -121,7 +127,11 @@ class JobStore:
             changes["artifacts"] = json.dumps(dict(artifacts), default=str)
         if failure_reason is not None:
             changes["failure_reason"] = failure_reason
-        if ended:
+        if created_at is not None:
+            changes["created"] = created_at
+        if ended_at is not None:
+            changes["ended"] = ended_at
+        elif ended:
             changes["ended"] = time.time()
         if not changes:
             return
