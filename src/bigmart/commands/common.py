@@ -6,6 +6,7 @@ import argparse
 import time
 import uuid
 
+from bigmart.workflow.aws_names import RequestError, check_name
 from bigmart.workflow.engines import DEFAULT_IMAGE, ENGINES
 from bigmart.workflow.jobs import JobStore, state_home
 
@@ -13,6 +14,29 @@ from bigmart.workflow.jobs import JobStore, state_home
 def new_name(prefix: str) -> str:
     """A unique, sortable name in SageMaker's style."""
     return f"{prefix}-{time.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4().hex[:4]}"
+
+
+def resource_name(value: str) -> str:
+    """argparse type of ``--name``: SageMaker's job and endpoint name pattern.
+
+    The name is also a folder name under the state folder and the job's output, so it is
+    checked before anything touches the disk (``../x`` must never reach a path).
+    """
+    try:
+        return check_name(value, "name")
+    except RequestError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_int(value: str) -> int:
+    """argparse type for counts that must be at least 1 (workers, instances)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def store() -> JobStore:

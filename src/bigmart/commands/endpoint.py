@@ -16,7 +16,13 @@ import time
 from pathlib import Path
 
 from bigmart.commands import UsageError, on_aws
-from bigmart.commands.common import add_engine_option, local_image, store
+from bigmart.commands.common import (
+    add_engine_option,
+    local_image,
+    positive_int,
+    resource_name,
+    store,
+)
 from bigmart.workflow import storage
 from bigmart.workflow.engines import EngineError, serve_command
 from bigmart.workflow.jobs import JobRecord, state_home
@@ -37,9 +43,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.add_argument(
         "--model", required=True, help="model folder, model.tar.gz, or an s3:// model.tar.gz"
     )
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=resource_name)
     create.add_argument("--port", type=int, help="port (default: a free one)")
-    create.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    create.add_argument(
+        "--workers", type=positive_int, help="worker processes (default: one per core)"
+    )
     add_engine_option(create)
     on_aws.add_placement_options(create, wait=False)
     create.add_argument("--capture-s3-uri", help="SageMaker data capture destination")
@@ -80,11 +88,17 @@ def run_create(args: argparse.Namespace) -> int:
             f"endpoint {args.name!r} already exists ({existing.status}); "
             f"delete it first: bigmart endpoint delete {args.name}"
         )
-    if existing is not None:
+    if existing is not None and existing.kind != "endpoint":
         raise UsageError(
-            f"the name {args.name!r} is taken by a {existing.kind} record; choose another"
+            f"the name {args.name!r} is taken by a {existing.kind} job; choose another"
         )
-    jobs.create(args.name, "endpoint", {"model": args.model, "port": args.port}, "Creating")
+    jobs.create(
+        args.name,
+        "endpoint",
+        {"model": args.model, "port": args.port},
+        "Creating",
+        replace=existing is not None,  # a deleted or failed endpoint's name is free again
+    )
     folder = endpoint_dir(args.name)
     shutil.rmtree(folder, ignore_errors=True)
     environment = {}
@@ -140,7 +154,10 @@ def _on_sagemaker(args: argparse.Namespace) -> bool:
 
 
 def run_invoke(args: argparse.Namespace) -> int:
-    body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
+    try:
+        body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
+    except OSError as error:
+        raise UsageError(f"--body {args.body}: {error.strerror or error}") from None
     if _on_sagemaker(args):
         return on_aws.invoke_endpoint(args, body)
     record = _live_endpoint(args.name)

@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"no job or endpoint named {args.name!r}; see: bigmart jobs")
         print(json.dumps(on_aws.refresh(record).as_dict(), indent=2))
         return 0
+    if args.name:
+        raise UsageError(
+            f"bigmart jobs list takes no NAME; to see one: bigmart jobs show {args.name}"
+        )
     listed = [on_aws.refresh(record) for record in records.list(args.kind)]
     if not listed:
         print("no jobs yet; start with: bigmart quickstart")
@@ -52,5 +56,6 @@ def _summary(metrics: dict[str, object], failure: str | None) -> str:
         return failure.splitlines()[0][:80]
     for key in ("validation:rmse", "records"):
         if key in metrics:
-            return f"{key}={metrics[key]}"
+            value = metrics[key]
+            return f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}"
     return ""

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bigmart.commands import UsageError
-from bigmart.commands.common import store
+from bigmart.commands.common import positive_int, store
 from bigmart.workflow import storage
 from bigmart.workflow.jobs import JobRecord
 from bigmart.workflow.options import TransformOptions
@@ -32,7 +32,7 @@ def add_placement_options(parser: argparse.ArgumentParser, *, wait: bool = True)
     group.add_argument(
         "--instance-type", default=LOCAL, help="'local' (default: this machine) or e.g. ml.m5.large"
     )
-    group.add_argument("--instance-count", type=int, default=1)
+    group.add_argument("--instance-count", type=positive_int, default=1)
     group.add_argument("--role", help="SageMaker execution role ARN")
     group.add_argument("--image", help="the image URI in ECR (see: bigmart image push)")
     group.add_argument("--region", help="AWS region (default: boto3's configuration)")

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from bigmart.commands import UsageError
+from bigmart.commands.common import positive_int
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,7 +17,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     serve.add_argument("--model", type=Path, required=True, help="model folder or model.tar.gz")
     serve.add_argument("--port", type=int, help="port (default: $SAGEMAKER_BIND_TO_PORT or 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    serve.add_argument(
+        "--workers", type=positive_int, help="worker processes (default: one per core)"
+    )
     serve.set_defaults(handler=run)
 
 

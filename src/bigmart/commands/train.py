@@ -9,7 +9,13 @@ from pathlib import Path
 
 from bigmart import synth
 from bigmart.commands import UsageError, on_aws
-from bigmart.commands.common import add_engine_option, local_image, new_name, store
+from bigmart.commands.common import (
+    add_engine_option,
+    local_image,
+    new_name,
+    resource_name,
+    store,
+)
 from bigmart.hyperparameters import HyperParameters, valid_names
 from bigmart.workflow import storage
 from bigmart.workflow.engines import EngineError
@@ -41,7 +47,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="runs",
         help="where job folders go: a folder or an s3:// prefix (default: runs/)",
     )
-    train.add_argument("--name", help="job name (default: bigmart-train-<time>-<id>)")
+    train.add_argument(
+        "--name", type=resource_name, help="job name (default: bigmart-train-<time>-<id>)"
+    )
     add_engine_option(train)
     on_aws.add_placement_options(train)
     sagemaker = train.add_argument_group("SageMaker training options")

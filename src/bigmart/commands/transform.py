@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from bigmart.commands import UsageError, on_aws
-from bigmart.commands.common import add_engine_option, local_image, new_name, store
+from bigmart.commands.common import (
+    add_engine_option,
+    local_image,
+    new_name,
+    resource_name,
+    store,
+)
 from bigmart.workflow import storage
 from bigmart.workflow.jobs import state_home
 from bigmart.workflow.options import (
@@ -32,7 +38,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     transform.add_argument("--input", required=True, help="input file, folder or s3:// prefix")
     transform.add_argument("--output", required=True, help="output folder or s3:// prefix")
-    transform.add_argument("--name", help="job name (default: bigmart-transform-<time>-<id>)")
+    transform.add_argument(
+        "--name", type=resource_name, help="job name (default: bigmart-transform-<time>-<id>)"
+    )
     add_options(transform)
     add_engine_option(transform)
     on_aws.add_placement_options(transform)

@@ -87,14 +87,27 @@ class JobStore:
         finally:
             connection.close()
 
-    def create(self, name: str, kind: str, parameters: Mapping[str, Any], status: str) -> None:
-        """Record a new job; a name already used is an error (names are unique, as on AWS)."""
+    def create(
+        self,
+        name: str,
+        kind: str,
+        parameters: Mapping[str, Any],
+        status: str,
+        *,
+        replace: bool = False,
+    ) -> None:
+        """Record a new job; a name already used is an error (names are unique, as on AWS).
+
+        ``replace`` overwrites the old record: an endpoint name is free again once the
+        endpoint is deleted or failed, as on SageMaker.
+        """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
         try:
             with self._connection() as connection:
                 connection.execute(
-                    "INSERT INTO jobs (name, kind, status, created, parameters) "
+                    f"{verb} INTO jobs (name, kind, status, created, parameters) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (name, kind, status, time.time(), json.dumps(dict(parameters), default=str)),
                 )

@@ -52,6 +52,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def port_in_use(port: int) -> bool:
+    """True if ``serve`` could not bind ``port`` (it binds every interface, reusing
+    addresses in TIME_WAIT, as this probe does)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
 class ModelServer:
     """One ``serve`` process tree on a loopback port."""
 
@@ -74,7 +86,13 @@ class ModelServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = PING_TIMEOUT_SECONDS) -> None:
-        """Start ``serve`` and return once ``/ping`` answers 200."""
+        """Start ``serve`` and return once ``/ping`` answers 200.
+
+        A port already in use is refused first: otherwise another server's ``/ping`` would
+        answer for this one while it fails to bind.
+        """
+        if port_in_use(self.port):
+            raise ServerError(f"port {self.port} is already in use")
         environment = {
             **os.environ,
             "OPT_ML": str(self.opt_ml),
