@@ -1,6 +1,11 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bigmart.workflow.jsonpath import JsonPathError, compile_path
+from bigmart.workflow.options import TransformOptions
 
 ROW = ["id-7", "FDA15", "9.3", "Low Fat"]
 
@@ -43,3 +48,23 @@ def test_shape_mismatch_is_an_error():
         compile_path("$.missing")({"a": 1})
     with pytest.raises(JsonPathError, match="out of range"):
         compile_path("$[9]")(ROW)
+
+
+@pytest.mark.parametrize("option", ["input_filter", "output_filter"])
+def test_a_bad_filter_is_refused_when_the_options_are_made(option):
+    with pytest.raises(ValueError, match=rf"^{option}: '\$\[1:': cannot read"):
+        TransformOptions(**{option: "$[1:"})
+
+
+def test_a_bad_filter_fails_the_command_before_a_job_is_recorded(tmp_path):
+    bigmart = str(Path(sys.executable).with_name("bigmart"))
+    command = [bigmart, "transform", "--model", "m", "--input", str(tmp_path), "--output", "o"]
+    result = subprocess.run(
+        [*command, "--name", "bad-filter", "--input-filter", "$.["],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "input_filter: '$.['" in result.stderr
+    shown = subprocess.run([bigmart, "jobs", "show", "bad-filter"], capture_output=True, text=True)
+    assert shown.returncode == 2 and "no job or endpoint named 'bad-filter'" in shown.stderr

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bigmart.workflow.jsonpath import compile_path
+
 SPLIT_TYPES = ("Line", "None")
 BATCH_STRATEGIES = ("MultiRecord", "SingleRecord")
 ASSEMBLE_WITH = ("Line", "None")
@@ -47,6 +49,11 @@ class TransformOptions:
             )
         if self.max_payload_mb is not None and not 0 <= self.max_payload_mb <= 100:
             raise ValueError(f"max_payload_mb={self.max_payload_mb}: expected 0 to 100")
+        for name in ("input_filter", "output_filter"):
+            try:
+                compile_path(getattr(self, name))  # a typo fails before any job starts
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
         if self.max_concurrent_transforms < 0:
             raise ValueError("max_concurrent_transforms must be 0 (ask the server) or more")
         if (
