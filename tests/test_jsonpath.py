@@ -68,3 +68,13 @@ def test_a_bad_filter_fails_the_command_before_a_job_is_recorded(tmp_path):
     assert result.returncode == 2 and "input_filter: '$.['" in result.stderr
     shown = subprocess.run([bigmart, "jobs", "show", "bad-filter"], capture_output=True, text=True)
     assert shown.returncode == 2 and "no job or endpoint named 'bad-filter'" in shown.stderr
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/jsonlines"])
+def test_csv_joined_with_its_input_is_written_as_csv_only(accept):
+    with pytest.raises(ValueError, match="join_source=Input with text/csv input writes CSV"):
+        TransformOptions(join_source="Input", accept=accept)
+    assert TransformOptions(join_source="Input", accept="text/csv; charset=utf-8").accept
+    assert TransformOptions(
+        join_source="Input", content_type="application/jsonlines", accept=accept
+    )

@@ -49,6 +49,13 @@ class TransformOptions:
             )
         if self.max_payload_mb is not None and not 0 <= self.max_payload_mb <= 100:
             raise ValueError(f"max_payload_mb={self.max_payload_mb}: expected 0 to 100")
+        csv_joined = self.join_source == "Input" and _media(self.content_type) == "text/csv"
+        if csv_joined and self.accept is not None and _media(self.accept) != "text/csv":
+            raise ValueError(
+                "join_source=Input with text/csv input writes CSV rows (the input row, "
+                f"then the prediction), as SageMaker does: accept={self.accept!r} cannot "
+                "be joined; use text/csv"
+            )
         for name in ("input_filter", "output_filter"):
             try:
                 compile_path(getattr(self, name))  # a typo fails before any job starts
@@ -65,3 +72,8 @@ class TransformOptions:
                 "max_concurrent_transforms x max_payload_mb must not exceed 100 "
                 f"(got {self.max_concurrent_transforms} x {self.max_payload_mb})"
             )
+
+
+def _media(content_type: str) -> str:
+    """``text/csv`` of ``Text/CSV; charset=utf-8``."""
+    return content_type.split(";", 1)[0].strip().lower()
