@@ -1,4 +1,5 @@
 import numpy as np
+import orjson
 import pytest
 
 from bigmart.codecs import (
@@ -100,3 +101,99 @@ def test_settings_from_environment():
 def test_malformed_settings_name_the_variable(variable):
     with pytest.raises(ValueError, match=variable):
         ServingSettings.from_environment({variable: "lots"})
+
+
+def _head(csv_path, rows: int) -> bytes:
+    return b"".join(csv_path.read_bytes().splitlines(keepends=True)[: rows + 1])
+
+
+def _records(csv_text: bytes) -> list[dict[str, str]]:
+    lines = csv_text.decode().splitlines()
+    names = lines[0].split(",")
+    return [dict(zip(names, line.split(","), strict=True)) for line in lines[1:]]
+
+
+def _rows(batch) -> list[tuple[str, ...]]:
+    """The batch row by row, as text so that missing values (NaN) compare equal."""
+    return list(zip(*([str(v) for v in values] for values in batch.values()), strict=True))
+
+
+@pytest.mark.parametrize("content_type", [CSV, JSON, JSON_LINES])
+def test_a_utf8_bom_before_the_body_is_dropped(real_test_csv, content_type):
+    head = _head(real_test_csv, 5)
+    records = _records(head)
+    body = {
+        CSV: head,
+        JSON: orjson.dumps({"instances": records}),
+        JSON_LINES: b"\n".join(orjson.dumps(r) for r in records),
+    }[content_type]
+    with_bom = decode(b"\xef\xbb\xbf" + body, content_type)
+    assert _rows(with_bom) == _rows(decode(body, content_type))
+    assert len(with_bom["Item_MRP"]) == 5
+
+
+RECORD = {"Item_Identifier": "FDW58", "Item_MRP": 107.8622, "Outlet_Identifier": "OUT049"}
+NO_COLUMN = [
+    ("unknown-key", b'{"instances": [{"foo": 1}]}', JSON, 1),
+    ("lower-case", b'{"instances": [{"item_identifier": "FDW58", "item_mrp": 107.8}]}', JSON, 1),
+    ("bare-list", orjson.dumps([RECORD, {"id": 7}]), JSON, 2),
+    ("mixed-list", orjson.dumps([["FDW58"] + [None] * 10, RECORD, {}]), JSON, 3),
+    ("jsonlines-document", orjson.dumps({"instances": [RECORD]}), JSON_LINES, 1),
+    ("jsonlines-second", orjson.dumps(RECORD) + b'\n{"foo": 1}\n', JSON_LINES, 2),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "row"), NO_COLUMN, ids=[c[0] for c in NO_COLUMN]
+)
+def test_a_record_with_no_big_mart_column_is_refused_naming_its_row(name, body, content_type, row):
+    with pytest.raises(SchemaError, match="no Big Mart column") as caught:
+        decode(body, content_type)
+    assert caught.value.row == row
+    assert "Item_Identifier" in caught.value.reason
+    if name == "lower-case":
+        assert "'item_mrp' -> 'Item_MRP'" in caught.value.reason
+
+
+def test_unknown_keys_beside_a_known_one_are_ignored():
+    batch = decode(orjson.dumps({"instances": [{**RECORD, "id": 1, "target": 2}]}), JSON)
+    assert batch["Item_MRP"].tolist() == [107.8622]
+
+
+def test_newline_separated_json_documents_are_read_in_turn(real_test_csv):
+    records = _records(_head(real_test_csv, 4))
+    values = [list(r.values()) for r in records]
+    documents = [
+        orjson.dumps(records[0]),
+        orjson.dumps({"instances": [records[1]]}),
+        b"",
+        orjson.dumps({"columns": list(records[2]), "data": [values[2]]}),
+        orjson.dumps([records[3]]),
+    ]
+    batch = decode(b"\n".join(documents) + b"\n", JSON)
+    assert _rows(batch) == _rows(decode(orjson.dumps(records), JSON))
+    single = orjson.dumps({"instances": records}, option=orjson.OPT_INDENT_2)
+    assert _rows(decode(single, JSON)) == _rows(batch)  # one document over many lines
+
+
+@pytest.mark.parametrize(
+    ("body", "row", "message"),
+    [
+        (b'{"Item_MRP": 1}\n{"Item_MRP": "cheap"}\n', 2, "expected a number"),
+        (b'{"instances": [{"Item_MRP": 1}, {"Item_MRP": 2}]}\n{"foo": 1}', 3, "no Big Mart"),
+        (b'{"Item_MRP": 1}\n{oops\n', 2, "malformed JSON on line 2"),
+        (b'{"Item_MRP": 1}\n\n{"columns": ["Item_MRP"], "data": [[1]]}', 2, 'line 3: "columns"'),
+    ],
+    ids=["bad-cell", "no-column", "malformed-line", "split-form-lacks-columns"],
+)
+def test_newline_separated_json_documents_number_rows_across_documents(body, row, message):
+    with pytest.raises(SchemaError, match=message) as caught:
+        decode(body, JSON)
+    assert caught.value.row == row
+
+
+def test_one_malformed_json_document_over_many_lines_keeps_its_message():
+    with pytest.raises(SchemaError, match=r"^malformed JSON: unexpected end of data"):
+        decode(b'{\n  "instances": [\n', JSON)
+    with pytest.raises(SchemaError, match=r"^malformed JSON: unexpected content after"):
+        decode(b'{"Item_MRP": 1} x', JSON)

@@ -411,3 +411,65 @@ def test_bigmart_serve_runs_a_model_archive_locally(trained_model, tmp_path):
     unpacked = [line for line in server.log().splitlines() if "serving " in line]
     model_dir = unpacked[0].split("serving ", 1)[1].split(" on port")[0]
     assert not Path(model_dir).exists()  # the temporary /opt/ml is removed
+
+
+def _real_head(csv_path: Path, rows: int) -> bytes:
+    return b"".join(csv_path.read_bytes().splitlines(keepends=True)[: rows + 1])
+
+
+def test_a_utf8_bom_is_dropped_in_every_format(server, real_test_csv):
+    head = _real_head(real_test_csv, 5)  # Excel's "CSV UTF-8" starts with a BOM
+    expected = predictions_csv(server.invoke(head))
+    assert len(expected) == 5
+    lines = head.decode().splitlines()
+    records = [dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]]
+    bodies = [
+        (head, "text/csv"),
+        (json.dumps({"instances": records}).encode(), "application/json"),
+        ("\n".join(json.dumps(r) for r in records).encode(), "application/jsonlines"),
+    ]
+    for body, content_type in bodies:
+        response = server.invoke(b"\xef\xbb\xbf" + body, content_type)
+        assert predictions_csv(response) == expected, content_type
+
+
+NO_COLUMN = [
+    ("unknown-key", {"instances": [{"foo": 1}]}, "application/json", 1),
+    (
+        "lower-case",
+        {"instances": [{"item_identifier": "FDW58", "item_mrp": 107.8}]},
+        "application/json",
+        1,
+    ),
+    ("second-of-a-list", [RECORD, {"id": 3}], "application/json", 2),
+    ("document-as-jsonlines", {"instances": [RECORD]}, "application/jsonlines", 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "row"), NO_COLUMN, ids=[c[0] for c in NO_COLUMN]
+)
+def test_a_record_with_no_big_mart_column_is_400_naming_the_row(
+    server, name, body, content_type, row
+):
+    response = server.invoke(json.dumps(body).encode(), content_type)
+    assert response.status == 400, response.body
+    detail = json.loads(response.body)
+    assert detail["row"] == row
+    assert "no Big Mart column" in detail["error"] and "Item_MRP" in detail["error"]
+    with_an_id = {"instances": [{**RECORD, "id": 3}]}  # unknown keys beside known: ignored
+    assert server.invoke(json.dumps(with_an_id).encode(), "application/json").status == 200
+
+
+def test_newline_separated_json_documents_are_scored_in_order(server):
+    expected = predictions_csv(server.invoke(FEATURE_LINE.encode()))
+    other = {**RECORD, "Item_MRP": "250.0"}
+    alone = predictions_csv(server.invoke(json.dumps(other).encode(), "application/json"))
+    body = "\n".join(  # batch transform's SplitType Line + MultiRecord with application/json
+        [json.dumps(RECORD), json.dumps({"instances": [other, RECORD]}), json.dumps([other])]
+    )
+    response = server.invoke(body.encode(), "application/json", accept="application/json")
+    assert response.status == 200, response.body
+    assert json.loads(response.body)["predictions"] == pytest.approx(
+        [expected[0], alone[0], expected[0], alone[0]]
+    )

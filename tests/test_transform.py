@@ -193,6 +193,29 @@ def test_json_lines_with_join_and_member_filter(model_archive, tmp_path):
     )
 
 
+def test_json_lines_records_that_are_lists_are_joined_as_sagemaker_input(model_archive, tmp_path):
+    plain = rows_file(tmp_path / "plain.csv", 5, 4)
+    rows = [line.split(",") for line in plain.read_text().splitlines()[1:]]
+    source = tmp_path / "in" / "r.jsonl"
+    source.parent.mkdir()
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = run(
+        model_archive,
+        source,
+        tmp_path / "out",
+        tmp_path,
+        content_type="application/jsonlines",
+        accept="application/jsonlines",
+        join_source="Input",
+    )
+    assert result.status == "Completed", result.failure_reason
+    out = [json.loads(line) for line in (tmp_path / "out" / "r.jsonl.out").read_text().splitlines()]
+    assert [o["SageMakerInput"] for o in out] == rows
+    assert [o["SageMakerOutput"]["prediction"] for o in out] == pytest.approx(
+        [float(p) for p in expected(model_archive, plain, tmp_path)]
+    )
+
+
 def test_accept_jsonlines_and_assemble_none(model_archive, tmp_path):
     source = rows_file(tmp_path / "in" / "a.csv", 15, 10)
     predictions = expected(model_archive, source, tmp_path)
@@ -399,3 +422,103 @@ def test_cli_refuses_inconsistent_options(model_archive, tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "must not exceed 100" in result.stderr
+
+
+def real_rows_file(path: Path, real_csv: Path, rows: int, *, row_ids: bool, bom: bool) -> Path:
+    """The real file's header and first rows, with a Row_ID column first if asked."""
+    lines = real_csv.read_text().splitlines()[: rows + 1]
+    if row_ids:
+        ids = ["Row_ID", *(f"r{i}" for i in range(1, rows + 1))]
+        lines = [f"{i},{line}" for i, line in zip(ids, lines, strict=True)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ("\n".join(lines) + "\n").encode())
+    return path
+
+
+@pytest.mark.parametrize("strategy", ["MultiRecord", "SingleRecord"])
+def test_the_header_is_recognised_after_the_input_filter(
+    model_archive, real_test_csv, tmp_path, strategy
+):
+    plain = real_rows_file(tmp_path / "plain.csv", real_test_csv, 40, row_ids=False, bom=False)
+    source = real_rows_file(tmp_path / "in" / "ids.csv", real_test_csv, 40, row_ids=True, bom=False)
+    result = run(
+        model_archive,
+        source.parent,
+        tmp_path / "out",
+        tmp_path,
+        input_filter="$[1:]",
+        join_source="Input",
+        output_filter="$[0,-1]",
+        batch_strategy=strategy,
+    )
+    assert result.status == "Completed", result.failure_reason
+    assert result.records == 40
+    predictions = expected(model_archive, plain, tmp_path)
+    assert (tmp_path / "out" / "ids.csv.out").read_text().splitlines() == [
+        "Row_ID,prediction",
+        *(f"r{i},{p}" for i, p in enumerate(predictions, start=1)),
+    ]
+
+
+def test_a_utf8_bom_before_the_header_is_dropped(model_archive, real_test_csv, tmp_path):
+    plain = real_rows_file(tmp_path / "plain.csv", real_test_csv, 30, row_ids=False, bom=False)
+    source = real_rows_file(
+        tmp_path / "in" / "excel.csv", real_test_csv, 30, row_ids=False, bom=True
+    )
+    predictions = expected(model_archive, plain, tmp_path)
+    result = run(model_archive, source.parent, tmp_path / "out", tmp_path)
+    assert result.status == "Completed", result.failure_reason
+    assert (tmp_path / "out" / "excel.csv.out").read_text().splitlines() == predictions
+    joined = run(model_archive, source.parent, tmp_path / "joined", tmp_path, join_source="Input")
+    assert joined.status == "Completed", joined.failure_reason
+    out = (tmp_path / "joined" / "excel.csv.out").read_text().splitlines()
+    header = plain.read_text().splitlines()[0]
+    assert out[0] == header + ",prediction"  # no BOM inside the output
+
+
+def test_json_documents_split_by_line_go_several_to_a_request(model_archive, tmp_path):
+    plain = rows_file(tmp_path / "plain.csv", 20, 17)
+    lines = plain.read_text().splitlines()
+    names = lines[0].split(",")
+    source = tmp_path / "in" / "records.json"
+    source.parent.mkdir()
+    source.write_text(
+        "\n".join(json.dumps(dict(zip(names, line.split(","), strict=True))) for line in lines[1:])
+    )
+    result = run(
+        model_archive,
+        source,
+        tmp_path / "out",
+        tmp_path,
+        content_type="application/json",
+        accept="application/json",
+        batch_strategy="MultiRecord",
+    )
+    assert result.status == "Completed", result.failure_reason
+    out = (tmp_path / "out" / "records.json.out").read_text().splitlines()
+    assert [float(p) for p in out] == pytest.approx(
+        [float(p) for p in expected(model_archive, plain, tmp_path)]
+    )
+
+
+def test_a_first_line_longer_than_a_header_stays_one_record(model_archive, tmp_path):
+    plain = rows_file(tmp_path / "plain.csv", 5, 18)
+    lines = plain.read_text().splitlines()[1:]
+    ids = ["x" * 70_000, *(f"id-{i}" for i in range(1, len(lines)))]  # over HEADER_LIMIT
+    source = tmp_path / "in" / "long.csv"
+    source.parent.mkdir()
+    source.write_text("".join(f"{i},{line}\n" for i, line in zip(ids, lines, strict=True)))
+    result = run(
+        model_archive,
+        source,
+        tmp_path / "out",
+        tmp_path,
+        input_filter="$[1:]",
+        join_source="Input",
+        output_filter="$[0,-1]",
+    )
+    assert result.status == "Completed", result.failure_reason
+    predictions = expected(model_archive, plain, tmp_path)
+    assert (tmp_path / "out" / "long.csv.out").read_text().splitlines() == [
+        f"{i},{p}" for i, p in zip(ids, predictions, strict=True)
+    ]

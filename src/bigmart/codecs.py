@@ -40,6 +40,8 @@ ALIASES = {
     "application/csv": CSV,
 }
 KNOWN_COLUMNS = frozenset(TRAINING_COLUMNS)
+#: Written first by Excel's "CSV UTF-8" and some Windows tools; never part of the data.
+BOM = b"\xef\xbb\xbf"
 
 
 class UnsupportedMediaType(ValueError):
@@ -81,7 +83,7 @@ def decode_csv(body: bytes) -> RawBatch:
     one, 11 columns are the features and 12 the training layout with the target last.
     Blank lines are skipped; quoting follows RFC 4180.
     """
-    text = _utf8(body)
+    text = _utf8(strip_bom(body))
     try:
         rows = [row for row in csv.reader(io.StringIO(text), strict=True) if row]
     except csv.Error as error:
@@ -97,8 +99,18 @@ def decode_csv(body: bytes) -> RawBatch:
 def decode_json(body: bytes) -> RawBatch:
     """``{"instances": [...]}``, a bare list, one record, or pandas' split form
     ``{"columns": [...], "data": [[...]]}``. Instances are records (objects keyed by
-    column) or lists in the training file's column order."""
-    document = _json(body)
+    column) or lists in the training file's column order.
+
+    Several such documents, one per line, are read in turn: batch transform joins records
+    with newlines (SplitType Line, MultiRecord) whatever the content type.
+    """
+    body = strip_bom(body)
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        if _one_document_per_line(body):
+            return _instances(_documents(body), "body")
+        raise _malformed(body, error) from None
     if isinstance(document, Mapping):
         if "instances" in document:
             return _instances(document["instances"], "instances")
@@ -116,7 +128,7 @@ def decode_json(body: bytes) -> RawBatch:
 def decode_json_lines(body: bytes) -> RawBatch:
     """One record (object or list) per line, as batch transform sends MultiRecord batches."""
     instances = []
-    for number, line in enumerate(body.splitlines(), start=1):
+    for number, line in enumerate(strip_bom(body).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -143,13 +155,66 @@ def _utf8(body: bytes) -> str:
         ) from None
 
 
-def _json(body: bytes) -> Any:
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte order mark, so that a header is recognised."""
+    return data[3:] if data.startswith(BOM) else data
+
+
+def _malformed(body: bytes, error: orjson.JSONDecodeError) -> SchemaError:
+    if isinstance(error.__cause__, UnicodeDecodeError) or "utf-8" in str(error).lower():
+        _utf8(body)
+    return SchemaError(f"malformed JSON: {error}")
+
+
+def _one_document_per_line(body: bytes) -> bool:
+    """Whether a body that is not one JSON document is several, one per line: its first
+    line parses alone (a malformed pretty-printed document does not)."""
+    first, _, rest = body.strip().partition(b"\n")
+    if not rest.strip():
+        return False
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        if isinstance(error.__cause__, UnicodeDecodeError) or "utf-8" in str(error).lower():
-            _utf8(body)
-        raise SchemaError(f"malformed JSON: {error}") from None
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _documents(body: bytes) -> list[Any]:
+    """Newline-separated JSON documents as one list of instances, rows numbered across."""
+    instances: list[Any] = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            instances.extend(_document_instances(orjson.loads(line), len(instances) + 1))
+        except orjson.JSONDecodeError as error:
+            raise SchemaError(
+                f"malformed JSON on line {number}: {error.msg} (column {error.colno})",
+                row=len(instances) + 1,
+            ) from None
+        except SchemaError as error:
+            raise SchemaError(
+                f"line {number}: {error.reason}",
+                row=error.row or len(instances) + 1,
+                column=error.column,
+            ) from None
+    return instances
+
+
+def _document_instances(document: Any, first_row: int) -> list[Any]:
+    """The instances one document holds, read as ``decode_json`` reads a whole body."""
+    if not isinstance(document, Mapping):
+        return document if isinstance(document, list) else [document]
+    if "instances" in document:
+        instances = document["instances"]
+        if not isinstance(instances, list):
+            raise SchemaError(f"instances: expected a list of records, got {_kind(instances)}")
+        return instances
+    if "data" in document and "columns" in document:
+        columns, data = document["columns"], document["data"]
+        _check_split_form(columns, data, first_row)
+        return [dict(zip(columns, row, strict=True)) for row in data]
+    return [document]
 
 
 def is_header_row(row: Sequence[str]) -> bool:
@@ -176,6 +241,7 @@ def _instances(instances: Any, where: str) -> RawBatch:
     if not instances:
         raise SchemaError(f"{where}: the list of records is empty")
     if all(isinstance(item, Mapping) for item in instances):
+        _check_known_keys(instances)
         return columns_from_records(instances, RowNumbering(first_row=1))
     if all(isinstance(item, list) for item in instances):
         return columns_from_rows(instances, RowNumbering(first_row=1))
@@ -191,10 +257,41 @@ def _instances(instances: Any, where: str) -> RawBatch:
                 f"expected a record (an object, or a list in column order), got {_kind(item)}",
                 row=number,
             )
+    _check_known_keys(records)
     return columns_from_records(records, RowNumbering(first_row=1))
 
 
+def _check_known_keys(records: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a record with no Big Mart column at all, which would otherwise be scored as
+    all-missing with a confident 200 (unknown keys beside known ones stay ignored)."""
+    if not any(map(KNOWN_COLUMNS.isdisjoint, records)):  # one C loop: the usual case
+        return
+    number = next(n for n, r in enumerate(records, start=1) if KNOWN_COLUMNS.isdisjoint(r))
+    raise SchemaError(_no_column(records[number - 1]), row=number)
+
+
+def _no_column(record: Mapping[str, Any]) -> str:
+    keys = ", ".join(repr(key) for key in list(record)[:5]) or "none"
+    by_lower = {name.lower(): name for name in TRAINING_COLUMNS}
+    renamed = [f"{k!r} -> {by_lower[k.lower()]!r}" for k in record if k.lower() in by_lower]
+    if renamed:
+        hint = f"; column names are case-sensitive ({', '.join(renamed[:3])})"
+    elif "instances" in record or "columns" in record:
+        hint = "; a whole JSON document is application/json, not one JSON Lines record"
+    else:
+        hint = ""
+    return (
+        f"no Big Mart column found in the record (keys: {keys}){hint}; expected keys such "
+        f"as {', '.join(FEATURES[:3])}, {FEATURES[5]}, {FEATURES[6]}"
+    )
+
+
 def _split_form(columns: Any, data: Any) -> RawBatch:
+    _check_split_form(columns, data)
+    return _by_name(columns, data)
+
+
+def _check_split_form(columns: Any, data: Any, first_row: int = 1) -> None:
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise SchemaError('"columns" must be a list of column names')
     if not isinstance(data, list):
@@ -202,12 +299,11 @@ def _split_form(columns: Any, data: Any) -> RawBatch:
     missing = [name for name in FEATURES if name not in columns]
     if missing:
         raise SchemaError(f'"columns" lacks {", ".join(missing)}')
-    for number, row in enumerate(data, start=1):
+    for number, row in enumerate(data, start=first_row):
         if not isinstance(row, list) or len(row) != len(columns):
             raise SchemaError(f"expected a list of {len(columns)} values", row=number)
     if not data:
         raise SchemaError('"data" is empty')
-    return _by_name(columns, data)
 
 
 def _by_name(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> RawBatch:

@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import orjson
 
-from bigmart.codecs import CSV, JSON, JSON_LINES, is_header_row, media_type
+from bigmart.codecs import CSV, JSON, JSON_LINES, is_header_row, media_type, strip_bom
 from bigmart.workflow import storage
 from bigmart.workflow.jsonpath import JsonPathError, Step, compile_path
 from bigmart.workflow.options import TransformOptions
@@ -320,27 +320,42 @@ def _transform_object(
 
 
 def _read_header(stream: IO[bytes], plan: Plan) -> tuple[list[str] | None, int, bytes]:
-    """Take a CSV header row off the stream if there is one.
+    """Take a CSV header row off the stream if there is one, and a UTF-8 BOM off the
+    first line.
 
     Split records reach the server without their file's header, so a header is recognised
-    here (every cell a Big Mart column name) and not sent. Returns the header, the number
-    of the first line left, and what was read but belongs to the records.
+    here and not sent: a first line whose cells, after the input filter (what would be
+    sent), are all Big Mart column names. Returns the header as in the input, the number
+    of the first line left, and what was read but belongs to the records (whole lines).
     """
-    if not (plan.split_lines and plan.content_type == CSV):
+    if not plan.split_lines:
         return None, 1, b""
-    first = stream.readline(HEADER_LIMIT)
-    try:
-        cells = _csv_cells(first.rstrip(b"\r\n")) if first.strip() else []
-    except ValueError:
-        cells = []
-    if is_header_row(cells):
-        return cells, 2, b""
+    first = strip_bom(stream.readline(HEADER_LIMIT))
+    if plan.content_type == CSV and first.strip():
+        header = _header_cells(first, plan)
+        if header is not None:
+            return header, 2, b""
+    if not first.endswith(b"\n"):  # a line longer than HEADER_LIMIT: keep it whole
+        first += stream.readline()
     return None, 1, first
+
+
+def _header_cells(line: bytes, plan: Plan) -> list[str] | None:
+    """The cells of ``line`` if it is a header row: what would be sent of it (after the
+    input filter) is all Big Mart column names, so the server would not score it."""
+    try:
+        cells = _csv_cells(line.rstrip(b"\r\n"))
+        sent = _apply(plan.input_filter, cells)
+    except ValueError:  # not a header; the line fails as a record if it must
+        return None
+    if isinstance(sent, list) and all(isinstance(c, str) for c in sent) and is_header_row(sent):
+        return cells
+    return None
 
 
 def _batches(stream: IO[bytes], plan: Plan, first_line: int, leftover: bytes) -> Iterator[Batch]:
     if not plan.split_lines:
-        whole = leftover + _read_within(stream, plan.payload_limit)
+        whole = strip_bom(leftover + _read_within(stream, plan.payload_limit))
         if whole.strip():
             record = Record(1, whole, _filter_input(whole, plan))
             yield Batch(record.payload, [1], [record] if plan.join_input else None)
@@ -532,10 +547,10 @@ def _assemble(record: Record | None, answer: bytes, kind: str, plan: Plan) -> by
         document = _json_value(record.raw) if plan.content_type != CSV else _csv_cells(record.raw)
         if isinstance(document, dict):
             document = {**document, "SageMakerOutput": value}
-        elif isinstance(document, list):
+        elif plan.content_type == CSV:
             document = [*document, value]
-        else:
-            document = [document, value]
+        else:  # SageMaker joins JSON only as an object: a new one holds both sides
+            document = {"SageMakerInput": document, "SageMakerOutput": value}
         value = document
     return orjson.dumps(_apply(plan.output_filter, value)) + b"\n"
 
