@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -99,6 +101,62 @@ def test_predict_bad_input_names_line_and_writes_nothing(tmp_path, trained_model
     assert list(tmp_path.glob(".*partial")) == []
 
 
+def test_predict_names_the_line_of_the_file_after_blank_lines(
+    tmp_path, trained_model, real_test_csv
+):
+    lines = real_test_csv.read_text().splitlines()[:50]
+    cells = lines[30].split(",")
+    cells[5] = "n/a price"
+    lines[30] = ",".join(cells)
+    lines[10:10] = ["", "   "]  # pandas skips both; the bad row is now on line 33
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines))
+    output = tmp_path / "out.csv"
+    result = bigmart(
+        "predict", "--model", str(trained_model), "--input", str(bad), "--output", str(output)
+    )
+    assert result.returncode == 2
+    assert "line 33, column 'Item_MRP'" in result.stderr
+    assert not output.exists()
+
+
+def test_predict_refuses_a_folder_as_input_or_output_before_any_work(tmp_path, real_test_csv):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    missing_model = str(tmp_path / "no-model")  # checked later: the paths come first
+    for args, message in [
+        (("--input", str(folder), "--output", "p.csv"), f"--input {str(folder)!r} is a folder"),
+        (
+            ("--input", str(real_test_csv), "--output", str(folder)),
+            f"--output {str(folder)!r} is a folder",
+        ),
+        (
+            ("--input", str(tmp_path / "nothing.csv"), "--output", "p.csv"),
+            f"--input {str(tmp_path / 'nothing.csv')!r} does not exist",
+        ),
+    ]:
+        result = bigmart("predict", "--model", missing_model, *args, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"bigmart: error: {message}"), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_predict_names_an_s3_model_uri_as_given(tmp_path, real_test_csv):
+    result = bigmart(
+        "predict",
+        "--model",
+        "s3://bucket/models/model.tar.gz",
+        "--input",
+        str(real_test_csv),
+        "--output",
+        str(tmp_path / "p.csv"),
+    )
+    assert result.returncode == 2
+    assert "'s3://bucket/models/model.tar.gz'" in result.stderr
+
+
 def test_train_without_data_uses_synthetic_rows_and_says_so(tmp_path):
     result = bigmart(
         "train", "--output", str(tmp_path), "--name", "synthetic", "--hp", "n_estimators=10"
@@ -121,6 +179,20 @@ def test_failed_training_job_prints_the_reason_and_exits_non_zero(tmp_path, real
     assert "failure reason: Bad training data:" in result.stderr
     assert "line 6" in result.stderr
     assert not (tmp_path / "runs" / "bad" / "output" / "model.tar.gz").exists()
+
+
+def test_an_undefined_metric_is_reported_as_such_not_a_crash(tmp_path, real_train_csv):
+    lines = real_train_csv.read_text().splitlines()
+    one_row = tmp_path / "one-row.csv"
+    one_row.write_text(f"{lines[0]}\n{lines[1]}\n")
+    result = bigmart(
+        "train", "--data", str(real_train_csv), "--validation", str(one_row),
+        "--output", str(tmp_path / "runs"), "--name", "one-row", "--hp", "n_estimators=5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "metric: validation:r2 is undefined (nan) and not reported" in result.stdout
+    assert re.search(r"metric: validation:rmse=\d+\.\d{4}\n", result.stdout)
+    assert json.loads(bigmart("jobs", "show", "one-row").stdout)["metrics"]["validation:r2"] is None
 
 
 def test_bad_hyperparameter_is_refused_before_a_job_starts(tmp_path, real_train_csv):

@@ -1,11 +1,12 @@
 import gzip
+import io
 import shutil
 from pathlib import Path
 
 import pytest
 
 from bigmart import synth
-from bigmart.datasets import find_csv_files, read_labelled
+from bigmart.datasets import DEFAULT_CHUNK_ROWS, find_csv_files, iter_csv_chunks, read_labelled
 from bigmart.schema import SchemaError
 
 
@@ -116,3 +117,78 @@ def test_gzipped_copy_reads_the_same(tmp_path, real_train_csv):
     with open(real_train_csv, "rb") as src, gzip.open(path, "wb") as dst:
         shutil.copyfileobj(src, dst)
     assert len(read_labelled(path)) == 8523
+
+
+def _with_text_in_mrp(line: str) -> str:
+    cells = line.split(",")
+    cells[5] = "expensive"
+    return ",".join(cells)
+
+
+def _first_error(data: bytes, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> SchemaError:
+    with pytest.raises(SchemaError) as error:
+        for _ in iter_csv_chunks(
+            io.BytesIO(data), require_target=True, chunk_rows=chunk_rows, source="train.csv"
+        ):
+            pass
+    return error.value
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 1000])
+def test_line_numbers_count_blank_and_whitespace_only_lines(real_train_csv, chunk_rows):
+    lines = _real_lines(real_train_csv, 20)
+    lines[12] = _with_text_in_mrp(lines[12])  # line 13 of the file as written
+    lines[4:4] = ["", "   ", "\t", " \r"]  # pandas skips all four
+    error = _first_error("\n".join(lines).encode(), chunk_rows)
+    assert (error.row, error.column) == (17, "Item_MRP")
+
+
+def test_line_numbers_count_blank_lines_before_the_header(real_train_csv):
+    lines = _real_lines(real_train_csv, 5)
+    lines[3] = _with_text_in_mrp(lines[3])
+    lines[0] = "\r\n\n" + lines[0]  # the header is on line 3
+    assert _first_error("\n".join(lines).encode()).row == 4 + 2
+    lines[0] = lines[0].replace("Item_MRP", "Item_Price")
+    assert _first_error("\n".join(lines).encode()).row == 3
+
+
+def test_line_numbers_count_the_lines_of_a_quoted_field(real_train_csv):
+    lines = _real_lines(real_train_csv, 20)
+    cells = lines[3].split(",")
+    cells[2] = '"Low\n\nFat"'  # a quoted field over three lines; its blank line is data
+    lines[3] = ",".join(cells)
+    lines[9] = _with_text_in_mrp(lines[9])
+    error = _first_error("\n".join(lines).encode(), chunk_rows=4)
+    assert (error.row, error.column) == (12, "Item_MRP")
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_latin1_byte_names_the_line_and_the_byte(tmp_path, real_train_csv, gzipped):
+    text = real_train_csv.read_bytes()
+    lines = text.split(b"\n")
+    column = lines[3999].index(b",") + 2
+    lines[3999] = lines[3999][:column] + b"\xe9" + lines[3999][column:]  # line 4000
+    path = tmp_path / ("train.csv.gz" if gzipped else "train.csv")
+    data = b"\n".join(lines)
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    with pytest.raises(SchemaError) as error:
+        read_labelled(path)
+    assert (error.value.source, error.value.row) == (str(path), 4000)
+    file_offset = len(b"\n".join(lines[:3999])) + 1 + column
+    assert f"byte 0xe9 at offset {column} of the line (offset {file_offset} of" in str(error.value)
+
+
+def test_an_earlier_bad_value_is_reported_before_a_later_bad_byte(real_train_csv):
+    lines = _real_lines(real_train_csv, 20)
+    lines[5] = _with_text_in_mrp(lines[5])
+    data = "\n".join(lines).encode()
+    data = data.replace(b"\n", b"\xe9\n").replace(b"\xe9\n", b"\n", 6)  # lines 7 to 21
+    error = _first_error(data)
+    assert (error.row, error.column) == (6, "Item_MRP")
+
+
+def test_a_bad_byte_in_the_header_or_at_the_very_end_is_named(real_train_csv):
+    lines = "\n".join(_real_lines(real_train_csv, 3)).encode()
+    assert _first_error(b"\xff" + lines).row == 1
+    truncated = _first_error(lines + b"\n\xe2\x82")  # a cut-off 3-byte character
+    assert truncated.row == 5 and "byte 0xe2 at offset 0 of the line" in str(truncated)

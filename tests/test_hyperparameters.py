@@ -1,6 +1,6 @@
 import pytest
 
-from bigmart.hyperparameters import HyperParameterError, HyperParameters
+from bigmart.hyperparameters import HyperParameterError, HyperParameters, sagemaker_names
 
 
 def test_strings_are_parsed_to_types():
@@ -57,3 +57,27 @@ def test_malformed_or_out_of_range_values_name_the_parameter(name, value):
     with pytest.raises(HyperParameterError) as error:
         HyperParameters.from_strings({name: value})
     assert f"{name}={value!r}" in str(error.value) and "expected" in str(error.value)
+
+
+def test_keys_sagemaker_adds_are_skipped():
+    values = {
+        "_tuning_objective_metric": "validation:rmse",
+        "sagemaker_job_name": "tune-001",
+        "sagemaker_region": "us-east-1",
+        "sagemaker_container_log_level": "20",
+        "n_estimators": "20",
+    }
+    assert HyperParameters.from_strings(values) == HyperParameters(n_estimators=20)
+    assert sagemaker_names(values) == [
+        "_tuning_objective_metric",
+        "sagemaker_container_log_level",
+        "sagemaker_job_name",
+        "sagemaker_region",
+    ]
+
+
+@pytest.mark.parametrize("typo", ["tuning_objective_metric", "_n_estimators", "sagemakerjob"])
+def test_unknown_names_are_still_refused_beside_sagemaker_keys(typo):
+    with pytest.raises(HyperParameterError) as error:
+        HyperParameters.from_strings({"_tuning_objective_metric": "validation:rmse", typo: "1"})
+    assert f"unknown hyper-parameter(s) {typo};" in str(error.value)

@@ -117,15 +117,29 @@ def _text_in_mrp(lines):
     return "\n".join(lines)
 
 
+def _blank_lines_then_text_in_mrp(lines):
+    lines = _text_in_mrp(lines).splitlines()
+    lines[4:4] = ["", "  "]  # pandas skips both; the bad row is now on line 12
+    return "\n".join(lines)
+
+
+def _latin1_on_line_150(lines):
+    encoded = [line.encode() for line in lines]
+    encoded[149] = b"caf\xe9" + encoded[149]
+    return b"\n".join(encoded)
+
+
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
         (lambda lines: _drop_column(lines, "Item_MRP"), "missing column(s) Item_MRP"),
         (_text_in_mrp, "line 10, column 'Item_MRP': expected a number, got 'expensive'"),
+        (_blank_lines_then_text_in_mrp, "line 12, column 'Item_MRP': expected a number"),
+        (_latin1_on_line_150, "line 150: not UTF-8 text: byte 0xe9 at offset 3 of the line"),
         (lambda lines: "", "the file is empty"),
         (lambda lines: b"\x1f\x8b\x08garbage", "unreadable gzip"),
     ],
-    ids=["missing-column", "text-in-numeric", "empty-file", "bad-gzip"],
+    ids=["missing-column", "text-in-numeric", "blank-lines", "latin-1", "empty-file", "bad-gzip"],
 )
 def test_bad_data_fails_with_a_specific_reason_and_no_model(
     tmp_path, real_train_csv, edit, fragment
@@ -164,6 +178,48 @@ def test_missing_training_channel(tmp_path, real_train_csv):
 def test_bad_hyperparameters_fail_naming_them(tmp_path, real_train_csv, hyperparameters, fragment):
     make_job(tmp_path, {"training": real_train_csv}, hyperparameters)
     _assert_failed_cleanly(tmp_path, run_train(tmp_path), fragment)
+
+
+def test_keys_sagemaker_adds_to_hyperparameters_are_logged_and_ignored(tmp_path, real_train_csv):
+    added = {
+        "_tuning_objective_metric": "validation:rmse",  # Automatic Model Tuning
+        "sagemaker_job_name": "bigmart-tune-001",  # the Python SDK, for some estimators
+        "sagemaker_region": "us-east-1",
+    }
+    make_job(tmp_path, {"training": real_train_csv}, {**FAST_HP, **added})
+    result = run_train(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert (
+        "ignoring hyper-parameter(s) set by SageMaker: "
+        "_tuning_objective_metric, sagemaker_job_name, sagemaker_region"
+    ) in result.stdout
+    metadata = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert metadata["hyperparameters"]["n_estimators"] == "20"
+    assert not set(added) & set(metadata["hyperparameters"])
+
+
+def _strict_json(path: Path):
+    """Parse as strict JSON parsers do: NaN and Infinity are not JSON."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{path.name}: {constant} is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_an_undefined_metric_is_null_in_json_and_has_no_metric_line(tmp_path, real_train_csv):
+    one_row = tmp_path / "one_row.csv"
+    one_row.write_text("\n".join(real_train_csv.read_text().splitlines()[:2]) + "\n")
+    root = tmp_path / "opt_ml"
+    make_job(root, {"training": real_train_csv, "validation": one_row}, FAST_HP)
+    result = run_train(root)
+    assert result.returncode == 0, result.stdout
+    metrics = _strict_json(root / "output" / "data" / "metrics.json")
+    assert metrics["validation:r2"] is None  # R² of one row is undefined
+    assert metrics["validation:rmse"] >= 0
+    assert _strict_json(root / "model" / "metadata.json")["metrics"] == metrics
+    assert "validation:r2 is undefined" in result.stdout
+    assert "validation:r2=" not in result.stdout  # no line a MetricDefinitions regex reads
 
 
 def test_several_hosts_are_refused(tmp_path, real_train_csv):

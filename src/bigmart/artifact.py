@@ -75,7 +75,7 @@ def read_model(model_dir: str | os.PathLike[str]) -> ModelArtifact:
     """Read and verify a model folder; ``ArtifactError`` names what is wrong."""
     folder = Path(model_dir)
     if not folder.is_dir():
-        raise ArtifactError(f"model folder {str(folder)!r} does not exist")
+        raise ArtifactError(f"model folder {os.fspath(model_dir)!r} does not exist")
     metadata = _read_json(folder / METADATA_FILE)
     if metadata.get("format") != FORMAT:
         raise ArtifactError(
@@ -123,8 +123,8 @@ def opened_model(location: str | os.PathLike[str]) -> Iterator[Path]:
     if path.is_dir():
         yield path
         return
-    if not path.is_file():
-        raise ArtifactError(f"model {str(path)!r} is neither a folder nor a file")
+    if not path.is_file():  # named as given: Path() would turn s3://b/k into s3:/b/k
+        raise ArtifactError(f"model {os.fspath(location)!r} is neither a folder nor a file")
     with tempfile.TemporaryDirectory(prefix="bigmart-model-") as scratch:
         unpack(path, scratch)
         yield Path(scratch)
@@ -163,7 +163,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _json_bytes(document: Any) -> bytes:
-    return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
+    # NaN and Infinity are not JSON: refuse them here rather than write a file that
+    # strict parsers cannot read.
+    return (json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
 def _sha256(data: bytes) -> str:

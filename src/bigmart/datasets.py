@@ -11,6 +11,7 @@ import gzip
 import os
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -18,6 +19,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from bigmart.physical_lines import PhysicalLines
 from bigmart.schema import (
     FEATURES,
     TARGET,
@@ -77,49 +79,79 @@ def iter_csv_chunks(
 
     Yields ``(features, target)``; ``target`` is None unless ``require_target``. Memory is
     bounded by the chunk, not the file. ``gzipped`` None means: judge by the ``.gz`` suffix.
+    Errors name the file's own line numbers, blank lines included.
     """
     name = source or str(path)
     if gzipped is None:
         gzipped = str(name).lower().endswith(".gz")
-    compression = "gzip" if gzipped else None
-    first_line = 2  # line 1 is the header
+    with _opened(path, gzipped) as raw:
+        lines = PhysicalLines(raw, name, gzipped)
+        try:
+            reader = pd.read_csv(
+                lines,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                chunksize=chunk_rows,
+                encoding="utf-8",
+            )
+            first_record = 2  # record 1 is the header
+            with reader:
+                for frame in reader:
+                    yield _validated(frame, first_record, require_target, lines)
+                    first_record += len(frame)
+                    lines.forget_before(first_record)
+            if lines.error is not None:
+                raise lines.error
+            if first_record == 2:
+                raise SchemaError("the file has a header row but no data rows", source=name)
+        except pd.errors.EmptyDataError:
+            raise lines.error or SchemaError(
+                "the file is empty (expected a header row)", source=name
+            ) from None
+        except pd.errors.ParserError as error:
+            if lines.error is not None and lines.ended_in_quotes:
+                raise lines.error from None  # the cut at the bad byte left a quote open
+            raise SchemaError(f"malformed CSV: {error}", source=name) from None
+        except (gzip.BadGzipFile, zlib.error, EOFError) as error:
+            raise SchemaError(
+                f"unreadable gzip data: {error or 'truncated'}", source=name
+            ) from None
+
+
+def _validated(
+    frame: pd.DataFrame, first_record: int, require_target: bool, lines: PhysicalLines
+) -> tuple[RawBatch, np.ndarray | None]:
+    """One chunk parsed and checked; an error names the file's line, not pandas' row."""
+    numbering = RowNumbering(source=lines.source, first_row=first_record)
     try:
-        reader = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            compression=compression,
-            chunksize=chunk_rows,
-            encoding="utf-8",
+        if first_record == 2:
+            _check_header(frame, lines.source, require_target)
+        features = validate_columns(
+            {c: frame[c].to_numpy(dtype=object) for c in FEATURES}, numbering
         )
-        rows_seen = 0
-        with reader:
-            for frame in reader:
-                if rows_seen == 0:
-                    _check_header(frame, name, require_target)
-                numbering = RowNumbering(source=name, first_row=first_line)
-                features = validate_columns(
-                    {c: frame[c].to_numpy(dtype=object) for c in FEATURES}, numbering
-                )
-                target = None
-                if require_target:
-                    target = _parse_target(frame[TARGET].to_numpy(dtype=object), numbering)
-                yield features, target
-                rows_seen += len(frame)
-                first_line += len(frame)
-        if rows_seen == 0:
-            raise SchemaError("the file has a header row but no data rows", source=name)
-    except pd.errors.EmptyDataError:
-        raise SchemaError("the file is empty (expected a header row)", source=name) from None
-    except pd.errors.ParserError as error:
-        raise SchemaError(f"malformed CSV: {error}", source=name) from None
-    except UnicodeDecodeError as error:
+        target = None
+        if require_target:
+            target = _parse_target(frame[TARGET].to_numpy(dtype=object), numbering)
+    except SchemaError as error:
+        if error.row is None:
+            raise
         raise SchemaError(
-            f"not UTF-8 text ({error.reason} at byte {error.start})", source=name
+            error.reason, source=error.source, row=lines.line_of(error.row), column=error.column
         ) from None
-    except (gzip.BadGzipFile, zlib.error, EOFError) as error:
-        raise SchemaError(f"unreadable gzip data: {error or 'truncated'}", source=name) from None
+    return features, target
+
+
+@contextmanager
+def _opened(path: Path | IO[bytes], gzipped: bool) -> Iterator[IO[bytes]]:
+    """The file's bytes, decompressed when ``gzipped``."""
+    with ExitStack() as stack:
+        raw: IO[bytes] = (
+            stack.enter_context(open(path, "rb")) if isinstance(path, (str, os.PathLike)) else path
+        )
+        if gzipped:
+            raw = stack.enter_context(gzip.open(raw, "rb"))
+        yield raw
 
 
 def read_labelled(path: str | os.PathLike[str], *, gzipped: bool | None = None) -> LabelledData:

@@ -3,7 +3,8 @@
 SageMaker passes ``hyperparameters.json`` with every value a string (``{"n_estimators":
 "500"}``). A value that does not parse, is out of range, or a name we do not know fails the
 job with a message that names it and lists what is valid: a typo must never silently train
-the default model.
+the default model. Keys SageMaker itself adds (see ``added_by_sagemaker``) are not settings
+of this algorithm and are left out.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class HyperParameters:
 
     @classmethod
     def from_strings(cls, values: Mapping[str, Any]) -> HyperParameters:
-        """Parse SageMaker-style values (strings; JSON numbers are tolerated)."""
+        """Parse SageMaker-style values (strings; JSON numbers are tolerated); keys that
+        SageMaker adds are skipped."""
+        values = {k: v for k, v in values.items() if not added_by_sagemaker(k)}
         unknown = sorted(set(values) - set(_PARSERS))
         if unknown:
             raise HyperParameterError(
@@ -73,6 +76,21 @@ class HyperParameters:
             "random_state": self.random_state,
             "n_jobs": self.n_jobs,
         }
+
+
+def added_by_sagemaker(name: str) -> bool:
+    """Whether SageMaker, not the user, put ``name`` in hyperparameters.json.
+
+    Automatic Model Tuning adds ``_tuning_objective_metric``, and the Python SDK adds
+    ``sagemaker_*`` keys (job name, region, log level) for some estimators. Refusing them
+    would fail every tuning job.
+    """
+    return name == "_tuning_objective_metric" or name.startswith("sagemaker_")
+
+
+def sagemaker_names(values: Mapping[str, Any]) -> list[str]:
+    """The keys of ``values`` that SageMaker added, sorted: ``from_strings`` skips them."""
+    return sorted(name for name in values if added_by_sagemaker(name))
 
 
 def valid_names() -> str:

@@ -21,7 +21,7 @@ from bigmart import model as forest_model
 from bigmart.artifact import ModelArtifact, write_model
 from bigmart.datasets import LabelledData, read_labelled
 from bigmart.hyperparameters import HyperParameters
-from bigmart.metrics import METRIC_NAMES, format_metric
+from bigmart.metrics import METRIC_NAMES, format_metric, json_metrics
 
 Log = Callable[[str], None]
 
@@ -88,7 +88,7 @@ def run_training(
     onnx_bytes = forest_model.to_onnx_bytes(fitted.forest)
     metadata = {
         "hyperparameters": hp.as_strings(),
-        "metrics": metrics,
+        "metrics": json_metrics(metrics),
         "rows": {"training": len(data), "validation": len(holdout) if holdout else 0},
         "training_files": data.files,
         "feature_names": list(fitted.featurizer.feature_names_out_),
@@ -103,7 +103,8 @@ def run_training(
     if output_data_dir is not None:
         out = Path(output_data_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+        document = json.dumps(json_metrics(metrics), indent=1, sort_keys=True, allow_nan=False)
+        (out / "metrics.json").write_text(document + "\n")
     log(f"model built ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
     return TrainingResult(metrics=metrics, metadata=metadata)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from bigmart.commands.common import (
     store,
 )
 from bigmart.hyperparameters import HyperParameters, valid_names
+from bigmart.metrics import format_metric
 from bigmart.workflow import storage
 from bigmart.workflow.engines import EngineError
 from bigmart.workflow.jobs import state_home
@@ -140,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"job: {result.name}")
     print(f"status: {result.status} ({result.seconds:.1f} s)")
     for metric, value in sorted(result.metrics.items()):
-        print(f"metric: {metric}={value:.4f}")
+        # metrics.json holds null for an undefined metric (R² of a one-row validation set)
+        print(f"metric: {format_metric(metric, math.nan if value is None else value)}")
     if result.status != "Completed":
         print(f"failure reason: {result.failure_reason}", file=sys.stderr)
         return 1

@@ -23,7 +23,7 @@ from types import FrameType
 from typing import Any
 
 from bigmart.container.paths import OptMl
-from bigmart.hyperparameters import HyperParameters
+from bigmart.hyperparameters import HyperParameters, sagemaker_names
 
 log = logging.getLogger("bigmart.train")
 
@@ -100,10 +100,14 @@ def _train(paths: OptMl) -> None:
 
 
 def read_hyperparameters(paths: OptMl) -> HyperParameters:
-    """``hyperparameters.json`` (optional: defaults when absent) parsed and checked."""
+    """``hyperparameters.json`` (optional: defaults when absent) parsed and checked; the
+    keys SageMaker adds (tuning, SDK) are logged and skipped."""
     if not paths.hyperparameters.exists():
         return HyperParameters()
     document = _read_config(paths.hyperparameters)
+    ignored = sagemaker_names(document)
+    if ignored:
+        log.info("ignoring hyper-parameter(s) set by SageMaker: %s", ", ".join(ignored))
     return HyperParameters.from_strings(document)
 
 
