@@ -192,3 +192,27 @@ def test_a_bad_byte_in_the_header_or_at_the_very_end_is_named(real_train_csv):
     assert _first_error(b"\xff" + lines).row == 1
     truncated = _first_error(lines + b"\n\xe2\x82")  # a cut-off 3-byte character
     assert truncated.row == 5 and "byte 0xe2 at offset 0 of the line" in str(truncated)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 1000])
+def test_objects_streamed_one_after_another_skip_the_repeated_headers(real_train_csv, chunk_rows):
+    lines = _real_lines(real_train_csv, 13)
+    header, rows = lines[0], lines[1:]
+    stream = "\n".join([header, *rows[:5], header, *rows[5:], header, *rows[:2]]) + "\n"
+    chunks = list(
+        iter_csv_chunks(io.BytesIO(stream.encode()), require_target=True, chunk_rows=chunk_rows)
+    )
+    assert all(len(features["Item_Identifier"]) for features, _ in chunks)
+    identifiers = [i for features, _ in chunks for i in features["Item_Identifier"]]
+    assert identifiers == [row.split(",")[0] for row in [*rows, *rows[:2]]]
+    targets = [t for _, target in chunks for t in target]
+    assert targets == pytest.approx([float(row.split(",")[-1]) for row in [*rows, *rows[:2]]])
+
+
+def test_after_a_repeated_header_errors_still_name_the_line(real_train_csv):
+    lines = _real_lines(real_train_csv, 10)
+    lines[8] = _with_text_in_mrp(lines[8])
+    lines[4:4] = [lines[0]]  # a second object's header on line 5; the bad row is on line 10
+    for chunk_rows in (1, 3, 1000):
+        error = _first_error("\n".join(lines).encode(), chunk_rows)
+        assert (error.row, error.column) == (10, "Item_MRP")

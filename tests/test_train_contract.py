@@ -91,6 +91,24 @@ def test_pipe_mode_reads_the_training_0_fifo(tmp_path, real_train_csv):
     assert "read 8523 training rows" in result.stdout
 
 
+def test_pipe_mode_with_several_objects_skips_their_repeated_headers(tmp_path, real_train_csv):
+    make_job(tmp_path, {}, FAST_HP)
+    (tmp_path / "input" / "config" / "inputdataconfig.json").write_text(
+        json.dumps({"training": {"TrainingInputMode": "Pipe"}})
+    )
+    fifo = tmp_path / "input" / "data" / "training_0"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    header, *rows = real_train_csv.read_bytes().splitlines(keepends=True)
+    objects = [header + b"".join(rows[:4000]), header + b"".join(rows[4000:])]
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(b"".join(objects)))
+    feeder.start()
+    result = run_train(tmp_path)
+    feeder.join(timeout=10)
+    assert result.returncode == 0, result.stdout
+    assert "read 8523 training rows" in result.stdout
+
+
 def _bad_job(tmp_path: Path, real_train_csv: Path, edit) -> Path:
     lines = real_train_csv.read_text().splitlines()[:200]
     text = edit(lines)

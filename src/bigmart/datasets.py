@@ -1,13 +1,15 @@
 """Reading Big Mart CSV files: one file, or every ``.csv``/``.csv.gz`` under a folder.
 
 SageMaker copies an S3 prefix into the channel folder keeping the key tree, so a channel
-may hold many files in sub-folders. Each file needs a header row. Every failure names the
-file, and where it can, the line and the column.
+may hold many files in sub-folders. Each file needs a header row; in Pipe mode the objects
+arrive as one stream, and the headers of the second and later objects are skipped. Every
+failure names the file, and where it can, the line and the column.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import zlib
 from collections.abc import Iterator
@@ -98,7 +100,9 @@ def iter_csv_chunks(
             first_record = 2  # record 1 is the header
             with reader:
                 for frame in reader:
-                    yield _validated(frame, first_record, require_target, lines)
+                    features, target = _validated(frame, first_record, require_target, lines)
+                    if len(features[FEATURES[0]]):  # not a chunk of repeated headers only
+                        yield features, target
                     first_record += len(frame)
                     lines.forget_before(first_record)
             if lines.error is not None:
@@ -122,24 +126,59 @@ def iter_csv_chunks(
 def _validated(
     frame: pd.DataFrame, first_record: int, require_target: bool, lines: PhysicalLines
 ) -> tuple[RawBatch, np.ndarray | None]:
-    """One chunk parsed and checked; an error names the file's line, not pandas' row."""
-    numbering = RowNumbering(source=lines.source, first_row=first_record)
+    """One chunk parsed and checked; an error names the file's line, not pandas' row.
+
+    Rows that repeat the header are left out: a Pipe-mode channel is every S3 object of
+    the prefix, one after another, each with its own header (so is ``cat a.csv b.csv``).
+    """
     try:
         if first_record == 2:
             _check_header(frame, lines.source, require_target)
-        features = validate_columns(
-            {c: frame[c].to_numpy(dtype=object) for c in FEATURES}, numbering
-        )
-        target = None
-        if require_target:
-            target = _parse_target(frame[TARGET].to_numpy(dtype=object), numbering)
+        parts = [
+            _validated_rows(part, RowNumbering(lines.source, first_record + start), require_target)
+            for start, part in _between_repeated_headers(frame)
+        ]
     except SchemaError as error:
         if error.row is None:
             raise
         raise SchemaError(
             error.reason, source=error.source, row=lines.line_of(error.row), column=error.column
         ) from None
+    if len(parts) == 1:
+        return parts[0]
+    targets = [target for _, target in parts if target is not None]
+    return (
+        concat_batches([features for features, _ in parts]),
+        np.concatenate(targets) if require_target else None,
+    )
+
+
+def _validated_rows(
+    frame: pd.DataFrame, numbering: RowNumbering, require_target: bool
+) -> tuple[RawBatch, np.ndarray | None]:
+    features = validate_columns({c: frame[c].to_numpy(dtype=object) for c in FEATURES}, numbering)
+    target = None
+    if require_target:
+        target = _parse_target(frame[TARGET].to_numpy(dtype=object), numbering)
     return features, target
+
+
+def _between_repeated_headers(frame: pd.DataFrame) -> list[tuple[int, pd.DataFrame]]:
+    """The runs of rows between rows that repeat the header, with their offsets."""
+    first = frame.columns[0]
+    candidates = np.flatnonzero(frame[first].to_numpy(dtype=object) == first)  # cheap filter
+    repeats = [
+        int(i) for i in candidates if list(frame.iloc[int(i)]) == [str(c) for c in frame.columns]
+    ]
+    if not repeats:
+        return [(0, frame)]
+    bounds = [-1, *repeats, len(frame)]
+    runs = [
+        (start + 1, frame.iloc[start + 1 : end])
+        for start, end in itertools.pairwise(bounds)
+        if end > start + 1
+    ]
+    return runs or [(0, frame.iloc[0:0])]  # a chunk that is only a header: no rows
 
 
 @contextmanager
