@@ -84,9 +84,20 @@ def test_header_without_rows(tmp_path, real_train_csv):
 
 
 def test_no_files_in_folder(tmp_path):
-    (tmp_path / "readme.md").write_text("x")
-    with pytest.raises(SchemaError, match="no CSV files"):
+    with pytest.raises(SchemaError, match=r"no CSV files \(\*.csv or \*.csv.gz\) in this folder$"):
         read_labelled(tmp_path)
+
+
+def test_a_folder_without_csv_names_what_it_holds(tmp_path):
+    (tmp_path / "out").mkdir()
+    for name in ("part-00000", "part-00001", "_SUCCESS", ".part-00000.crc"):
+        (tmp_path / "out" / name).write_text("x")
+    with pytest.raises(SchemaError) as error:
+        read_labelled(tmp_path)
+    assert error.value.reason == (
+        "no CSV files (*.csv or *.csv.gz) in this folder; found out/_SUCCESS, out/part-00000, "
+        "out/part-00001: name the data files *.csv or *.csv.gz"
+    )
 
 
 def test_unreadable_gzip_names_file(tmp_path, real_train_csv):

@@ -58,15 +58,26 @@ def find_csv_files(path: str | os.PathLike[str]) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise SchemaError("no such file or folder", source=str(root))
-    found = []
+    found, others = [], []
     for folder, subfolders, names in os.walk(root, followlinks=True):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in names:
-            if not name.startswith(".") and name.lower().endswith(CSV_SUFFIXES):
-                found.append(Path(folder) / name)
+            if not name.startswith("."):
+                csv_file = name.lower().endswith(CSV_SUFFIXES)
+                (found if csv_file else others).append(Path(folder) / name)
     if not found:
-        raise SchemaError("no CSV files (*.csv or *.csv.gz) in this folder", source=str(root))
+        raise SchemaError(_no_csv_files(root, others), source=str(root))
     return sorted(found)
+
+
+def _no_csv_files(root: Path, others: list[Path]) -> str:
+    """Why nothing was read, and the files that were there (Spark's part-00000, say)."""
+    message = "no CSV files (*.csv or *.csv.gz) in this folder"
+    if not others:
+        return message
+    shown = ", ".join(str(p.relative_to(root)) for p in sorted(others)[:5])
+    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+    return f"{message}; found {shown}{more}: name the data files *.csv or *.csv.gz"
 
 
 def iter_csv_chunks(
