@@ -48,25 +48,33 @@ def sagemaker(env: dict[str, str]):
     )
 
 
+def train_on_aws(env: dict[str, str], name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``bigmart train`` of s3://my-bucket/train/ on SageMaker (moto)."""
+    data = ["--data", "s3://my-bucket/train/", "--output", "s3://my-bucket/models/"]
+    return bigmart(env, "train", *data, "--name", name, *extra, *ON_AWS)
+
+
+def transform_on_aws(
+    env: dict[str, str], name: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``bigmart transform`` of s3://my-bucket/in/ on SageMaker (moto)."""
+    model = ["--model", "s3://my-bucket/models/m/model.tar.gz"]
+    data = ["--input", "s3://my-bucket/in/", "--output", "s3://my-bucket/out/"]
+    return bigmart(env, "transform", *model, *data, "--name", name, *extra, *ON_AWS)
+
+
 def test_train_on_sagemaker_sends_the_job_and_waits(env):
-    result = bigmart(
+    result = train_on_aws(
         env,
-        "train",
-        "--data",
-        "s3://my-bucket/train/",
+        "remote-1",
         "--validation",
         "s3://my-bucket/val/",
-        "--output",
-        "s3://my-bucket/models/",
-        "--name",
-        "remote-1",
         "--hp",
         "n_estimators=300",
         "--hp",
         "max_depth=8",
         "--spot",
         "--wait",
-        *ON_AWS,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "started on SageMaker" in result.stdout and "status: Completed" in result.stdout
@@ -148,16 +156,8 @@ def test_endpoint_on_sagemaker_create_invoke_delete(env, moto):
 
 
 def test_transform_on_sagemaker_maps_every_option(env):
-    result = bigmart(
+    result = transform_on_aws(
         env,
-        "transform",
-        "--model",
-        "s3://my-bucket/models/m/model.tar.gz",
-        "--input",
-        "s3://my-bucket/in/",
-        "--output",
-        "s3://my-bucket/out/",
-        "--name",
         "remote-tf",
         "--max-payload-mb",
         "4",
@@ -176,7 +176,6 @@ def test_transform_on_sagemaker_maps_every_option(env):
         "--accept",
         "text/csv",
         "--wait",
-        *ON_AWS,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     job = sagemaker(env).describe_transform_job(TransformJobName="remote-tf")
@@ -196,21 +195,6 @@ def test_transform_on_sagemaker_maps_every_option(env):
     assert job["ModelName"] == "remote-tf"
 
 
-def train_on_aws(env: dict[str, str], name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return bigmart(
-        env,
-        "train",
-        "--data",
-        "s3://my-bucket/train/",
-        "--output",
-        "s3://my-bucket/models/",
-        "--name",
-        name,
-        *extra,
-        *ON_AWS,
-    )
-
-
 def test_a_remote_training_job_is_recorded_with_its_outcome(env):
     assert train_on_aws(env, "remote-recorded", "--wait").returncode == 0
     shown = json.loads(bigmart(env, "jobs", "show", "remote-recorded").stdout)
@@ -224,19 +208,7 @@ def test_a_remote_training_job_is_recorded_with_its_outcome(env):
 
 
 def test_a_remote_job_not_waited_for_is_brought_up_to_date_when_listed(env):
-    result = bigmart(
-        env,
-        "transform",
-        "--model",
-        "s3://my-bucket/models/m/model.tar.gz",
-        "--input",
-        "s3://my-bucket/in/",
-        "--output",
-        "s3://my-bucket/out/",
-        "--name",
-        "remote-later",
-        *ON_AWS,
-    )
+    result = transform_on_aws(env, "remote-later")
     assert result.returncode == 0, result.stderr
     assert "bigmart jobs show remote-later" in result.stdout
     assert JobStore(Path(env["BIGMART_HOME"])).get("remote-later").status == "InProgress"

@@ -75,36 +75,32 @@ def test_many_gzipped_files_in_subfolders(tmp_path, real_train_csv):
     assert "read 8523 training rows from 3 file(s)" in result.stdout
 
 
-def test_pipe_mode_reads_the_training_0_fifo(tmp_path, real_train_csv):
-    make_job(tmp_path, {}, FAST_HP)
-    (tmp_path / "input" / "config" / "inputdataconfig.json").write_text(
+def run_pipe_job(root: Path, stream: bytes) -> subprocess.CompletedProcess[str]:
+    """``train`` in Pipe mode, with ``stream`` written into the ``training_0`` FIFO."""
+    make_job(root, {}, FAST_HP)
+    (root / "input" / "config" / "inputdataconfig.json").write_text(
         json.dumps({"training": {"TrainingInputMode": "Pipe"}})
     )
-    fifo = tmp_path / "input" / "data" / "training_0"
+    fifo = root / "input" / "data" / "training_0"
     fifo.parent.mkdir(parents=True)
     os.mkfifo(fifo)
-    feeder = threading.Thread(target=lambda: fifo.write_bytes(real_train_csv.read_bytes()))
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(stream))
     feeder.start()
-    result = run_train(tmp_path)
+    result = run_train(root)
     feeder.join(timeout=10)
+    return result
+
+
+def test_pipe_mode_reads_the_training_0_fifo(tmp_path, real_train_csv):
+    result = run_pipe_job(tmp_path, real_train_csv.read_bytes())
     assert result.returncode == 0, result.stdout
     assert "read 8523 training rows" in result.stdout
 
 
 def test_pipe_mode_with_several_objects_skips_their_repeated_headers(tmp_path, real_train_csv):
-    make_job(tmp_path, {}, FAST_HP)
-    (tmp_path / "input" / "config" / "inputdataconfig.json").write_text(
-        json.dumps({"training": {"TrainingInputMode": "Pipe"}})
-    )
-    fifo = tmp_path / "input" / "data" / "training_0"
-    fifo.parent.mkdir(parents=True)
-    os.mkfifo(fifo)
     header, *rows = real_train_csv.read_bytes().splitlines(keepends=True)
     objects = [header + b"".join(rows[:4000]), header + b"".join(rows[4000:])]
-    feeder = threading.Thread(target=lambda: fifo.write_bytes(b"".join(objects)))
-    feeder.start()
-    result = run_train(tmp_path)
-    feeder.join(timeout=10)
+    result = run_pipe_job(tmp_path, b"".join(objects))
     assert result.returncode == 0, result.stdout
     assert "read 8523 training rows" in result.stdout
 

@@ -42,6 +42,12 @@ def rows_file(path: Path, rows: int, seed: int, header: bool = True) -> Path:
     return path
 
 
+def records_of(csv_with_header: Path) -> list[dict[str, str]]:
+    """The rows of a synthetic CSV as JSON records keyed by column."""
+    names, *rows = csv_with_header.read_text().splitlines()
+    return [dict(zip(names.split(","), row.split(","), strict=True)) for row in rows]
+
+
 def expected(model: Path, csv_with_header: Path, tmp_path: Path) -> list[str]:
     out = tmp_path / f"expected-{csv_with_header.name}.txt"
     predict_csv(model, csv_with_header, out)
@@ -168,9 +174,7 @@ def test_input_and_output_filters_drop_an_id_column(model_archive, tmp_path):
 
 def test_json_lines_with_join_and_member_filter(model_archive, tmp_path):
     plain = rows_file(tmp_path / "plain.csv", 12, 9)
-    lines = plain.read_text().splitlines()
-    names = lines[0].split(",")
-    records = [dict(zip(names, line.split(","), strict=True)) for line in lines[1:]]
+    records = records_of(plain)
     source = tmp_path / "in" / "r.jsonl"
     source.parent.mkdir()
     source.write_text("\n".join(json.dumps(r) for r in records) + "\n")
@@ -230,9 +234,7 @@ def test_accept_jsonlines_and_assemble_none(model_archive, tmp_path):
 
 def test_split_none_sends_each_object_whole(model_archive, tmp_path):
     plain = rows_file(tmp_path / "plain.csv", 5, 11)
-    lines = plain.read_text().splitlines()
-    names = lines[0].split(",")
-    document = {"instances": [dict(zip(names, line.split(","), strict=True)) for line in lines[1:]]}
+    document = {"instances": records_of(plain)}
     source = tmp_path / "in" / "doc.json"
     source.parent.mkdir()
     source.write_text(json.dumps(document, indent=2))  # many lines, one record
@@ -478,13 +480,9 @@ def test_a_utf8_bom_before_the_header_is_dropped(model_archive, real_test_csv, t
 
 def test_json_documents_split_by_line_go_several_to_a_request(model_archive, tmp_path):
     plain = rows_file(tmp_path / "plain.csv", 20, 17)
-    lines = plain.read_text().splitlines()
-    names = lines[0].split(",")
     source = tmp_path / "in" / "records.json"
     source.parent.mkdir()
-    source.write_text(
-        "\n".join(json.dumps(dict(zip(names, line.split(","), strict=True))) for line in lines[1:])
-    )
+    source.write_text("\n".join(json.dumps(record) for record in records_of(plain)))
     result = run(
         model_archive,
         source,

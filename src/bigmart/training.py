@@ -86,9 +86,10 @@ def run_training(
             log(format_metric(name, metrics[name]))
 
     onnx_bytes = forest_model.to_onnx_bytes(fitted.forest)
+    reported = json_metrics(metrics)  # null, not NaN, for an undefined metric
     metadata = {
         "hyperparameters": hp.as_strings(),
-        "metrics": json_metrics(metrics),
+        "metrics": reported,
         "rows": {"training": len(data), "validation": len(holdout) if holdout else 0},
         "training_files": data.files,
         "feature_names": list(fitted.featurizer.feature_names_out_),
@@ -103,7 +104,7 @@ def run_training(
     if output_data_dir is not None:
         out = Path(output_data_dir)
         out.mkdir(parents=True, exist_ok=True)
-        document = json.dumps(json_metrics(metrics), indent=1, sort_keys=True, allow_nan=False)
+        document = json.dumps(reported, indent=1, sort_keys=True, allow_nan=False)
         (out / "metrics.json").write_text(document + "\n")
     log(f"model built ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
     return TrainingResult(metrics=metrics, metadata=metadata)

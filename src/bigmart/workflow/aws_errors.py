@@ -22,6 +22,9 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
+#: The statuses a training or transform job ends in.
+TERMINAL = ("Completed", "Failed", "Stopped")
+
 
 class JobFailed(RuntimeError):
     """A training or transform job (or an endpoint) that ended Failed or Stopped.

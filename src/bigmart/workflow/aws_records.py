@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bigmart.workflow import aws_training, aws_transform
-from bigmart.workflow.aws_training import TERMINAL
+from bigmart.workflow.aws_errors import TERMINAL
 
 #: The job store's kind -> (Describe* call, its name argument, its status field).
 DESCRIBE = {

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bigmart.metrics import METRIC_DEFINITIONS
-from bigmart.workflow.aws_errors import JobFailed
+from bigmart.workflow.aws_errors import TERMINAL, JobFailed
 from bigmart.workflow.aws_logs import TRAINING_LOG_GROUP, Echo, LogTail, follow
 from bigmart.workflow.aws_names import (
     CHANNEL_NAME,
@@ -25,7 +25,6 @@ from bigmart.workflow.aws_names import (
 
 MAX_HYPERPARAMETERS = 100
 REQUIRED_CHANNEL = "training"
-TERMINAL = ("Completed", "Failed", "Stopped")
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 
 STOP_REASONS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bigmart.workflow.aws_errors import JobFailed
+from bigmart.workflow.aws_errors import TERMINAL, JobFailed
 from bigmart.workflow.aws_logs import TRANSFORM_LOG_GROUP, Echo, LogTail, follow
 from bigmart.workflow.aws_names import (
     check_environment,
@@ -19,8 +19,6 @@ from bigmart.workflow.aws_names import (
     check_s3_uri,
 )
 from bigmart.workflow.options import TransformOptions
-
-TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 def transform_job_request(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bigmart.codecs import CSV, media_type
 from bigmart.workflow.jsonpath import compile_path
 
 SPLIT_TYPES = ("Line", "None")
@@ -49,8 +50,8 @@ class TransformOptions:
             )
         if self.max_payload_mb is not None and not 0 <= self.max_payload_mb <= 100:
             raise ValueError(f"max_payload_mb={self.max_payload_mb}: expected 0 to 100")
-        csv_joined = self.join_source == "Input" and _media(self.content_type) == "text/csv"
-        if csv_joined and self.accept is not None and _media(self.accept) != "text/csv":
+        csv_joined = self.join_source == "Input" and media_type(self.content_type) == CSV
+        if csv_joined and self.accept is not None and media_type(self.accept) != CSV:
             raise ValueError(
                 "join_source=Input with text/csv input writes CSV rows (the input row, "
                 f"then the prediction), as SageMaker does: accept={self.accept!r} cannot "
@@ -72,8 +73,3 @@ class TransformOptions:
                 "max_concurrent_transforms x max_payload_mb must not exceed 100 "
                 f"(got {self.max_concurrent_transforms} x {self.max_payload_mb})"
             )
-
-
-def _media(content_type: str) -> str:
-    """``text/csv`` of ``Text/CSV; charset=utf-8``."""
-    return content_type.split(";", 1)[0].strip().lower()

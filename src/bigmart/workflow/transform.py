@@ -131,17 +131,13 @@ class Plan:
                 "JoinSource=Input needs SplitType=Line and AssembleWith=Line "
                 "(one output per input record)"
             )
-        try:
-            input_filter = (
-                None if options.input_filter.strip() == "$" else compile_path(options.input_filter)
-            )
-            output_filter = (
-                None
-                if options.output_filter.strip() == "$"
-                else compile_path(options.output_filter)
-            )
-        except JsonPathError as error:
-            raise ValueError(str(error)) from None
+        # TransformOptions has already refused a filter that does not compile.
+        input_filter = (
+            None if options.input_filter.strip() == "$" else compile_path(options.input_filter)
+        )
+        output_filter = (
+            None if options.output_filter.strip() == "$" else compile_path(options.output_filter)
+        )
         return cls(
             content_type=content_type,
             accept=options.accept,
