@@ -1,10 +1,17 @@
-"""Small pieces the subcommands share: the job store and job names."""
+"""Small pieces the subcommands share: the job store, job names, the bind address, and
+termination signals turned into exceptions."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import signal
+import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 from bigmart.workflow.aws_names import RequestError, check_name
 from bigmart.workflow.engines import DEFAULT_IMAGE, ENGINES
@@ -57,3 +64,70 @@ def add_engine_option(parser: argparse.ArgumentParser) -> None:
 def local_image(args: argparse.Namespace) -> str:
     """The image a local container engine runs."""
     return args.image or DEFAULT_IMAGE
+
+
+def bind_host(value: str) -> str:
+    """argparse type of ``--host``: an IP address (or ``localhost``) to bind."""
+    if value == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address such as 127.0.0.1 (this machine only) or 0.0.0.0 "
+            f"(every interface), got {value!r}"
+        ) from None
+
+
+def add_host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        type=bind_host,
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; the server has "
+        "no authentication, so another address lets anyone who reaches it use the model)",
+    )
+
+
+def warn_if_exposed(host: str, port: int | None) -> None:
+    """Say loudly that a server on a non-loopback address answers the network."""
+    if ipaddress.ip_address(host).is_loopback:
+        return
+    where = f"port {port}" if port else "its port"
+    print(
+        f"WARNING: --host {host}: the server answers anyone who can reach this machine on "
+        f"{where}, with no authentication; use --host 127.0.0.1 unless that is intended.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+class Terminated(BaseException):
+    """The command received SIGTERM or SIGHUP (a BaseException, as KeyboardInterrupt)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+@contextmanager
+def termination_raises() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (once), so ``finally``
+    blocks and handlers run as they do for Ctrl-C, instead of the process just vanishing."""
+    raised = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:  # a second signal during the clean-up must not cut it short
+            raised = True
+            raise Terminated(signum)
+
+    previous = {number: signal.signal(number, handler) for number in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

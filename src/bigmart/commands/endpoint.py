@@ -7,6 +7,7 @@ An endpoint is the real ``serve`` started in the background on a copy of the mod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import shutil
@@ -14,24 +15,34 @@ import signal
 import sys
 import time
 from pathlib import Path
+from traceback import format_exception
+from types import TracebackType
+from typing import Any
 
 from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import (
+    Terminated,
     add_engine_option,
+    add_host_option,
     local_image,
     positive_int,
     resource_name,
     store,
+    termination_raises,
+    warn_if_exposed,
 )
 from bigmart.workflow import storage
 from bigmart.workflow.engines import EngineError, serve_command
-from bigmart.workflow.jobs import JobRecord, state_home
+from bigmart.workflow.jobs import JobRecord, JobStore, state_home
 from bigmart.workflow.model_server import (
+    LOOPBACK,
     ModelServer,
+    ProcessIdentity,
     ServerError,
     free_port,
     materialize_model,
     ping,
+    url,
 )
 
 
@@ -45,6 +56,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     create.add_argument("--name", required=True, type=resource_name)
     create.add_argument("--port", type=int, help="port (default: a free one)")
+    add_host_option(create)
     create.add_argument(
         "--workers", type=positive_int, help="worker processes (default: one per core)"
     )
@@ -83,6 +95,14 @@ def run_create(args: argparse.Namespace) -> int:
         return on_aws.create_endpoint(args)
     jobs = store()
     existing = jobs.get(args.name)
+    if existing is not None and existing.status == "Creating" and _creator_is_gone(existing):
+        jobs.update(
+            args.name,
+            status="Failed",
+            failure_reason="the command creating it was killed before it finished",
+            ended=True,
+        )
+        existing = jobs.get(args.name)
     if existing is not None and existing.status in ("Creating", "InService"):
         raise UsageError(
             f"endpoint {args.name!r} already exists ({existing.status}); "
@@ -92,49 +112,151 @@ def run_create(args: argparse.Namespace) -> int:
         raise UsageError(
             f"the name {args.name!r} is taken by a {existing.kind} job; choose another"
         )
-    jobs.create(
-        args.name,
-        "endpoint",
-        {"model": args.model, "port": args.port},
-        "Creating",
-        replace=existing is not None,  # a deleted or failed endpoint's name is free again
-    )
+    warn_if_exposed(args.host, args.port)
+    parameters = {"model": args.model, "port": args.port, "host": args.host}
     folder = endpoint_dir(args.name)
-    shutil.rmtree(folder, ignore_errors=True)
-    environment = {}
-    if args.workers:
-        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
-    try:
+    creation = EndpointCreation(jobs, args.name, folder, parameters, replace=existing is not None)
+    with termination_raises(), creation:
+        shutil.rmtree(folder, ignore_errors=True)
+        environment = {}
+        if args.workers:
+            environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
         materialize_model(args.model, folder / "model")
         port = args.port or free_port()
-        server = ModelServer(
+        creation.server = ModelServer(
             folder,
             port=port,
+            host=args.host,
             environment=environment,
             command=serve_command(
-                args.engine, local_image(args), folder / "model", port, environment
+                args.engine, local_image(args), folder / "model", port, environment, args.host
             ),
             log_path=folder / "serve.log",
             detached=True,
         )
-        server.start()
-    except (ServerError, EngineError, storage.StorageError, ValueError, OSError) as error:
-        jobs.update(args.name, status="Failed", failure_reason=str(error), ended=True)
-        raise UsageError(f"endpoint {args.name!r} failed: {error}") from None
-    assert server.process is not None
-    jobs.update(
-        args.name,
-        status="InService",
-        artifacts={
-            "port": server.port,
-            "pid": server.process.pid,
-            "url": f"http://127.0.0.1:{server.port}/invocations",
-            "log": str(server.log_path),
-            "model_dir": str(folder / "model"),
-        },
-    )
-    print(f"endpoint {args.name}: InService at http://127.0.0.1:{server.port}/invocations")
+        address = creation.start()
+    print(f"endpoint {args.name}: InService at {address}")
     return 0
+
+
+class EndpointCreation:
+    """The one place an endpoint's record leaves ``Creating``: ``InService`` once ``/ping``
+    answers, otherwise ``Failed`` with the reason, whatever ends the creation (a bad model,
+    ``serve`` exiting, a port in use, Ctrl-C, SIGTERM, a bug); a server already started is
+    stopped, and the name is free again."""
+
+    #: Errors with a message a user can act on; anything else is a bug and says so.
+    EXPECTED = (ServerError, EngineError, storage.StorageError, ValueError, OSError)
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        name: str,
+        folder: Path,
+        parameters: dict[str, Any],
+        *,
+        replace: bool,
+    ) -> None:
+        self.jobs = jobs
+        self.name = name
+        self.folder = folder
+        self.parameters = parameters
+        self.replace = replace  # a deleted or failed endpoint's name is free again
+        self.server: ModelServer | None = None
+
+    def __enter__(self) -> EndpointCreation:
+        """Record the endpoint ``Creating``, with who is creating it (if that command is
+        killed outright, the next ``create`` of the name sees it is gone)."""
+        creator = ProcessIdentity.of(os.getpid())
+        self.jobs.create(
+            self.name,
+            "endpoint",
+            {**self.parameters, "creator": vars(creator) if creator else None},
+            "Creating",
+            replace=self.replace,
+        )
+        return self
+
+    def start(self) -> str:
+        """Start the server; record it ``InService``; return its URL."""
+        assert self.server is not None
+        server = self.server
+        server.start()
+        assert server.process is not None
+        identity = ProcessIdentity.of(server.process.pid)
+        address = url(server.connect_host, server.port)
+        self.jobs.update(
+            self.name,
+            status="InService",
+            artifacts={
+                "port": server.port,
+                "host": server.connect_host,
+                "pid": server.process.pid,
+                # The PID alone is reused by the system; with its start time it is not.
+                "start_time": identity.start_time if identity else None,
+                "url": address,
+                "log": str(server.log_path),
+                "model_dir": str(self.folder / "model"),
+            },
+        )
+        return address
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is None:
+            return
+        try:
+            if self.server is not None:
+                self.server.stop()
+        finally:
+            self.jobs.update(
+                self.name, status="Failed", failure_reason=self._reason(error), ended=True
+            )
+        if isinstance(error, KeyboardInterrupt):
+            print(f"endpoint {self.name}: interrupted; marked Failed", file=sys.stderr)
+            return  # re-raised: the command exits 130 as for any Ctrl-C
+        if isinstance(error, Terminated):
+            print(f"endpoint {self.name}: {error}; marked Failed", file=sys.stderr)
+            raise SystemExit(128 + error.signum) from None
+        if isinstance(error, self.EXPECTED):
+            raise UsageError(f"endpoint {self.name!r} failed: {error}") from None
+        if isinstance(error, Exception):
+            log = self.folder / "create-error.log"
+            try:
+                log.parent.mkdir(parents=True, exist_ok=True)
+                log.write_text("".join(format_exception(kind, error, traceback)))
+            except OSError:
+                log = Path("(not written)")
+            raise UsageError(
+                f"endpoint {self.name!r} failed: {self._reason(error)} "
+                f"(a bug in bigmart; the traceback is in {log})"
+            ) from None
+
+    @classmethod
+    def _reason(cls, error: BaseException) -> str:
+        if isinstance(error, KeyboardInterrupt):
+            return "interrupted (Ctrl-C) while creating"
+        if isinstance(error, Terminated):
+            return f"{error} while creating"
+        if isinstance(error, cls.EXPECTED):
+            return str(error)
+        return f"{type(error).__name__}: {error}"
+
+
+def _creator_is_gone(record: JobRecord) -> bool:
+    """True if the command that was creating the endpoint no longer runs (SIGKILL leaves
+    no chance to record Failed). Records from before the creator was kept: not known."""
+    creator = record.parameters.get("creator")
+    if not isinstance(creator, dict):
+        return False
+    try:
+        return not ProcessIdentity(int(creator["pid"]), int(creator["start_time"])).is_alive()
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _live_endpoint(name: str) -> JobRecord:
@@ -161,7 +283,9 @@ def run_invoke(args: argparse.Namespace) -> int:
     if _on_sagemaker(args):
         return on_aws.invoke_endpoint(args, body)
     record = _live_endpoint(args.name)
-    connection = http.client.HTTPConnection("127.0.0.1", record.artifacts["port"], timeout=70)
+    connection = http.client.HTTPConnection(
+        record.artifacts.get("host", LOOPBACK), record.artifacts["port"], timeout=70
+    )
     try:
         connection.request(
             "POST",
@@ -193,17 +317,69 @@ def run_delete(args: argparse.Namespace) -> int:
     record = jobs.get(args.name)
     if record is None or record.kind != "endpoint":
         raise UsageError(f"no endpoint named {args.name!r}")
-    pid = record.artifacts.get("pid")
-    if pid and _is_our_server(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 35
-        while _is_our_server(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _is_our_server(pid):
-            os.kill(pid, signal.SIGKILL)
+    outcome = _stop_server(record)
     jobs.update(args.name, status="Deleted", ended=True)
-    print(f"endpoint {args.name}: Deleted")
+    print(f"endpoint {args.name}: Deleted{outcome}")
     return 0
+
+
+def _stop_server(record: JobRecord) -> str:
+    """Stop the endpoint's server if, and only if, the recorded process is still it.
+
+    The PID alone is not enough (the system reuses it), so the process must also have the
+    start time recorded at creation. Records from before start times were kept are matched
+    by the environment ``serve`` was started with (this endpoint's folder and port), which
+    an unrelated process does not have; a process that cannot be verified is left alone.
+    Returns what happened, for the user.
+    """
+    pid = record.artifacts.get("pid")
+    if not isinstance(pid, int):
+        return ""
+    start_time = record.artifacts.get("start_time")
+    server = ProcessIdentity.of(pid)
+    if server is None:
+        return f" (its server, process {pid}, had already exited)"
+    if isinstance(start_time, int):
+        if server.start_time != start_time:
+            return f" (its server had exited; process {pid} is now another program, left alone)"
+    elif not _started_for(pid, record):
+        return (
+            f" (process {pid} could not be verified as its server, so it was left alone; "
+            f"if it is, stop it with: kill {pid})"
+        )
+    _terminate(server)
+    return ""
+
+
+def _started_for(pid: int, record: JobRecord) -> bool:
+    """True if process ``pid`` was started by ``endpoint create`` for this record."""
+    try:
+        variables = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    folder = Path(record.artifacts.get("model_dir", "/nonexistent")).parent
+    return (
+        f"OPT_ML={folder}".encode() in variables
+        and f"SAGEMAKER_BIND_TO_PORT={record.artifacts.get('port')}".encode() in variables
+    )
+
+
+def _terminate(server: ProcessIdentity, drain_seconds: float = 35) -> None:
+    """SIGTERM the server (it drains requests in flight), then SIGKILL what remains of its
+    process group (the master and its workers) after the drain."""
+    _signal(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + drain_seconds
+    while server.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if server.is_alive():
+        _signal(server.pid, signal.SIGKILL)
+    for member in server.group_members():
+        _signal(member, signal.SIGKILL)
+
+
+def _signal(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -215,17 +391,9 @@ def run_list(args: argparse.Namespace) -> int:
     for record in endpoints:
         status = record.status
         port = record.artifacts.get("port")
-        if status == "InService" and not (port and ping(port)):
+        if status == "InService" and not (
+            port and ping(port, record.artifacts.get("host", LOOPBACK))
+        ):
             status = "NotAnswering"
         print(f"{record.name:30} {status:12} {record.artifacts.get('url', '')}")
     return 0
-
-
-def _is_our_server(pid: int) -> bool:
-    """True if ``pid`` is alive and still a ``serve`` (PIDs are reused)."""
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
-    return b"serve" in command and ") Z " not in stat

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from bigmart.commands import UsageError
-from bigmart.commands.common import positive_int
+from bigmart.commands.common import add_host_option, positive_int, warn_if_exposed
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,6 +17,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     serve.add_argument("--model", type=Path, required=True, help="model folder or model.tar.gz")
     serve.add_argument("--port", type=int, help="port (default: $SAGEMAKER_BIND_TO_PORT or 8080)")
+    add_host_option(serve)
     serve.add_argument(
         "--workers", type=positive_int, help="worker processes (default: one per core)"
     )
@@ -31,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.port is not None:
         os.environ["SAGEMAKER_BIND_TO_PORT"] = str(args.port)
+    # The image's ``serve`` binds 0.0.0.0 (SageMaker requires it); on a workstation the
+    # server answers this machine only unless --host says otherwise.
+    os.environ["BIGMART_BIND_HOST"] = args.host
+    warn_if_exposed(args.host, args.port)
     if args.workers is not None:
         os.environ["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
     with tempfile.TemporaryDirectory(prefix="bigmart-serve-") as root:

@@ -59,11 +59,21 @@ def serve_command(
     model_dir: Path,
     port: int,
     environment: Mapping[str, str],
+    host: str = "127.0.0.1",
 ) -> list[str]:
-    """How to start ``serve`` on a model folder, listening on ``port`` of this machine."""
+    """How to start ``serve`` on a model folder, listening on ``host:port`` of this machine.
+
+    The container shares the host's network (as SageMaker's local mode does), so the
+    address ``serve`` binds inside it, ``BIGMART_BIND_HOST``, is the machine's: loopback
+    unless told otherwise (the image alone binds 0.0.0.0, as SageMaker requires).
+    """
     if engine == "process":
         return [sys.executable, "-m", "bigmart.container.serve"]
-    variables = [f"SAGEMAKER_BIND_TO_PORT={port}", *(f"{k}={v}" for k, v in environment.items())]
+    variables = [
+        f"SAGEMAKER_BIND_TO_PORT={port}",
+        *(f"{k}={v}" for k, v in environment.items()),
+        f"BIGMART_BIND_HOST={host}",
+    ]
     return [
         *engine_prefix(engine),
         "run",

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +26,8 @@ from bigmart.artifact import copy_model, opened_model
 from bigmart.workflow import storage
 
 PING_TIMEOUT_SECONDS = 60.0
+#: Local servers answer this machine only unless told otherwise; the image binds 0.0.0.0.
+LOOPBACK = "127.0.0.1"
 
 
 class ServerError(RuntimeError):
@@ -52,26 +55,96 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def port_in_use(port: int) -> bool:
-    """True if ``serve`` could not bind ``port`` (it binds every interface, reusing
-    addresses in TIME_WAIT, as this probe does)."""
-    with socket.socket() as probe:
+def port_in_use(port: int, host: str = LOOPBACK) -> bool:
+    """True if ``serve`` could not bind ``host:port`` (the probe binds the same address,
+    reusing addresses in TIME_WAIT as gunicorn does)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("0.0.0.0", port))
+            probe.bind((host.strip("[]"), port))
         except OSError:
             return True
     return False
 
 
+def connect_host(bind_host: str) -> str:
+    """Where a client on this machine reaches a server bound to ``bind_host``."""
+    if bind_host in ("0.0.0.0", ""):
+        return LOOPBACK
+    if bind_host.strip("[]") == "::":
+        return "::1"
+    return bind_host.strip("[]")
+
+
+def url(host: str, port: int, path: str = "/invocations") -> str:
+    return f"http://[{host}]:{port}{path}" if ":" in host else f"http://{host}:{port}{path}"
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process as the kernel knows it: its PID and its start time (clock ticks after
+    boot, ``/proc/<pid>/stat`` field 22). A PID is reused; the pair is not."""
+
+    pid: int
+    start_time: int
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessIdentity | None:
+        """The identity of the live (not zombie) process ``pid``, or None."""
+        stat = _stat_fields(pid)
+        if stat is None or stat[0] in ("Z", "X"):
+            return None
+        return cls(pid, int(stat[19]))
+
+    def is_alive(self) -> bool:
+        """True while this very process runs (not another one that reused its PID)."""
+        return ProcessIdentity.of(self.pid) == self
+
+    def group_members(self) -> list[int]:
+        """PIDs left in the process group this process leads, started no earlier than it.
+
+        A group's id is its leader's PID, and Linux does not hand that PID out again while
+        the group has members, so these are the leader's own children (a server's workers).
+        """
+        members = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            stat = _stat_fields(int(entry.name))
+            if (
+                stat is not None
+                and stat[0] not in ("Z", "X")
+                and int(stat[2]) == self.pid
+                and int(stat[19]) >= self.start_time
+            ):
+                members.append(int(entry.name))
+        return members
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from field 3 (state) on; the name in field 2 may hold spaces
+    and parentheses, so the fields start after its last ')'."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2 :].split()
+
+
 class ModelServer:
-    """One ``serve`` process tree on a loopback port."""
+    """One ``serve`` process tree on a port of ``host`` (loopback unless told otherwise).
+
+    The bind address reaches ``serve`` as ``BIGMART_BIND_HOST``; a container engine's
+    command must pass it on (see ``engines.serve_command``).
+    """
 
     def __init__(
         self,
         opt_ml: Path,
         *,
         port: int | None = None,
+        host: str = LOOPBACK,
         environment: Mapping[str, str] | None = None,
         log_path: Path | None = None,
         command: list[str] | None = None,
@@ -79,6 +152,7 @@ class ModelServer:
     ) -> None:
         self.opt_ml = opt_ml
         self.port = port or free_port()
+        self.host = host
         self.environment = dict(environment or {})
         self.log_path = log_path or opt_ml / "serve.log"
         self.command = command or [sys.executable, "-m", "bigmart.container.serve"]
@@ -91,13 +165,14 @@ class ModelServer:
         A port already in use is refused first: otherwise another server's ``/ping`` would
         answer for this one while it fails to bind.
         """
-        if port_in_use(self.port):
+        if port_in_use(self.port, self.host):
             raise ServerError(f"port {self.port} is already in use")
         environment = {
             **os.environ,
             "OPT_ML": str(self.opt_ml),
             "SAGEMAKER_BIND_TO_PORT": str(self.port),
             **self.environment,
+            "BIGMART_BIND_HOST": self.host,
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
@@ -121,15 +196,19 @@ class ModelServer:
                 raise ServerError(
                     f"serve exited with code {self.process.returncode}: {self.log_tail()}"
                 )
-            if ping(self.port):
+            if ping(self.port, self.connect_host):
                 return
             time.sleep(0.02)
         self.stop()
         raise ServerError(f"serve did not answer /ping within {timeout:.0f} s: {self.log_tail()}")
 
+    @property
+    def connect_host(self) -> str:
+        return connect_host(self.host)
+
     def execution_parameters(self) -> dict[str, Any]:
         """The server's ``/execution-parameters``, or {} if it offers none."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        connection = http.client.HTTPConnection(self.connect_host, self.port, timeout=5)
         try:
             connection.request("GET", "/execution-parameters")
             response = connection.getresponse()
@@ -169,9 +248,9 @@ class ModelServer:
         return " | ".join(text[-lines:]) or "(empty log)"
 
 
-def ping(port: int, timeout: float = 2.0) -> bool:
-    """True if ``/ping`` on the port answers 200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def ping(port: int, host: str = LOOPBACK, timeout: float = 2.0) -> bool:
+    """True if ``/ping`` on ``host:port`` answers 200."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request("GET", "/ping")
         response = connection.getresponse()
