@@ -84,6 +84,9 @@ def test_settings_from_environment():
         }
     )
     assert (settings.port, settings.workers, settings.timeout) == (9000, 3, 10)
+    assert settings.host == "0.0.0.0"  # SageMaker's image contract
+    local = ServingSettings.from_environment({"BIGMART_BIND_HOST": " 127.0.0.1 "})
+    assert local.host == "127.0.0.1"
     assert settings.max_body_bytes is None
     real_time = ServingSettings.from_environment({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "50"})
     assert real_time.max_body_bytes == 6 * 1024 * 1024  # InvokeEndpoint's cap

@@ -7,19 +7,71 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 MIB = 1024 * 1024
+KIB = 1024
 REALTIME_MAX_PAYLOAD_MB = 6  # InvokeEndpoint's own limit: 6 MiB
 
 
 @dataclass(frozen=True)
-class ServingSettings:
-    """Port, workers, timeout and payload limit of one ``serve`` process tree."""
+class ConnectionLimits:
+    """What one worker grants a client connection before shedding it (``BIGMART_*``).
 
+    The defaults keep every legitimate client far from a limit: SageMaker's front end
+    sends whole requests over the instance's network (a 6 MiB body in well under a
+    second), so a client that is slower than this is stalled or hostile.
+    """
+
+    #: Idle keep-alive connections are closed after this; longer than the SageMaker load
+    #: balancer's own idle timeout (60 s), so the server never closes a connection the
+    #: proxy is about to reuse (a source of 502s in batch).
+    keepalive: float = 75.0
+    #: From a request's first byte to the end of its head (a head is at most
+    #: ``max_head_bytes``, milliseconds of transfer; 10 s leaves room for TCP
+    #: retransmissions, whose first five add up to ~6 s).
+    header_timeout: float = 10.0
+    #: Longest silence while a body is received, and the grace before the minimum
+    #: rate applies.
+    body_timeout: float = 10.0
+    #: After the grace a body must have arrived at this average rate (256 KiB/s, 2 Mbit/s:
+    #: a 6 MiB body may take 34 s, a 100 MB batch body 400 s).
+    body_min_rate: int = 256 * KIB
+    #: Request line and headers together; SageMaker's own headers are a few hundred bytes
+    #: (custom attributes at most 1 KB).
+    max_head_bytes: int = 32 * KIB
+    #: Bytes of request bodies that may be in flight (being received) in one worker at
+    #: once; a body that would pass it is refused with 503 and Retry-After. Bodies under
+    #: ``SMALL_BODY`` are exempt, and one body is always admitted whatever its size.
+    body_buffer_bytes: int = 64 * MIB
+    #: Open connections per worker; at the cap the oldest idle one is closed for a new
+    #: one. Kept well below the open-files limit (raised to its hard limit at start-up).
+    max_connections: int = 1000
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ConnectionLimits:
+        env = os.environ if environ is None else environ
+        return cls(
+            keepalive=_integer(env, ("BIGMART_KEEPALIVE_TIMEOUT",), 75, 1, 3600),
+            header_timeout=_integer(env, ("BIGMART_HEADER_TIMEOUT",), 10, 1, 3600),
+            body_timeout=_integer(env, ("BIGMART_BODY_TIMEOUT",), 10, 1, 3600),
+            body_min_rate=_integer(env, ("BIGMART_BODY_MIN_RATE_KB",), 256, 0, 10**6) * KIB,
+            max_head_bytes=_integer(env, ("BIGMART_MAX_HEADER_KB",), 32, 1, 1024) * KIB,
+            body_buffer_bytes=_integer(env, ("BIGMART_BODY_BUFFER_MB",), 64, 1, 10**5) * MIB,
+            max_connections=_integer(env, ("BIGMART_MAX_CONNECTIONS",), 1000, 2, 10**6),
+        )
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Bind address, workers, timeout and payload limit of one ``serve`` process tree."""
+
+    #: 0.0.0.0 as SageMaker requires in the image; local servers set BIGMART_BIND_HOST=127.0.0.1.
+    host: str = "0.0.0.0"
     port: int = 8080
     workers: int = 1
     timeout: int = 60
     batch: bool = False
     max_payload_mb: int = REALTIME_MAX_PAYLOAD_MB
     batch_strategy: str = "MULTI_RECORD"
+    limits: ConnectionLimits = ConnectionLimits()
 
     @property
     def max_body_bytes(self) -> int | None:
@@ -45,7 +97,11 @@ class ServingSettings:
             raise ValueError(
                 f"SAGEMAKER_BATCH_STRATEGY={strategy!r}: expected MULTI_RECORD or SINGLE_RECORD"
             )
+        host = env.get("BIGMART_BIND_HOST", "").strip() or "0.0.0.0"
+        if any(c.isspace() or c in "/,;" for c in host):
+            raise ValueError(f"BIGMART_BIND_HOST={host!r}: expected an IP address or host name")
         return cls(
+            host=host,
             port=_integer(env, ("SAGEMAKER_BIND_TO_PORT",), 8080, 1, 65535),
             workers=_integer(
                 env,
@@ -62,6 +118,7 @@ class ServingSettings:
             # batch transform passes its MaxPayloadInMB.
             max_payload_mb=payload if batch else REALTIME_MAX_PAYLOAD_MB,
             batch_strategy=strategy,
+            limits=ConnectionLimits.from_environment(env),
         )
 
 

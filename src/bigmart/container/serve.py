@@ -39,7 +39,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
 
     def load_config(self) -> None:
         options: dict[str, Any] = {
-            "bind": f"0.0.0.0:{self.settings.port}",
+            "bind": _bind_address(self.settings.host, self.settings.port),
             "workers": self.settings.workers,
             "worker_class": "uvicorn_worker.UvicornWorker",
             "timeout": self.settings.timeout,
@@ -58,6 +58,11 @@ class ModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
 
     def load(self) -> InferenceApp:
         return self.application
+
+
+def _bind_address(host: str, port: int) -> str:
+    """gunicorn's ``host:port``, with an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 def main() -> None:
@@ -87,9 +92,10 @@ def run(paths: OptMl) -> int:
         log.error("cannot load the model from %s: %s", paths.model, error)
         return EXIT_NO_MODEL
     log.info(
-        "serving %s on port %d: %d worker(s), timeout %d s, payload limit %d MB%s",
+        "serving %s on port %d of %s: %d worker(s), timeout %d s, payload limit %d MB%s",
         paths.model,
         settings.port,
+        settings.host,
         settings.workers,
         settings.timeout,
         settings.max_payload_mb,
