@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
+import io
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from answering_server import answering_server
 from bigmart import synth
 from bigmart.artifact import copy_model, pack
 from bigmart.batch_predict import predict_csv
@@ -26,6 +29,7 @@ from bigmart.workflow.transform import Invoker, Plan, transform_objects
 from bigmart.workflow.transform_job import batch_environment, run_transform_job
 
 HEADER = ",".join(synth.TRAINING_COLUMNS[:-1])
+MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -520,3 +524,277 @@ def test_a_first_line_longer_than_a_header_stays_one_record(model_archive, tmp_p
     assert (tmp_path / "out" / "long.csv.out").read_text().splitlines() == [
         f"{i},{p}" for i, p in zip(ids, predictions, strict=True)
     ]
+
+
+# --- Every object ends; memory bounded by the settings; outputs never shared --------------
+# These run against a stand-in for /invocations (tests/answering_server.py): no model.
+
+TESTS = Path(__file__).resolve().parent
+ROW = "FDA15,9.3,Low Fat,0.016,Dairy,249.8,OUT049,1999,Medium,Tier 1,Supermarket Type1\n"
+
+
+def transform_folder(source: Path, output: Path, **options) -> list:
+    plan = Plan.resolve(TransformOptions(**options), {})
+    with answering_server() as port:
+        return transform_objects(
+            storage.list_objects(str(source)), str(output), plan, port, echo=lambda _: None
+        )
+
+
+def left_behind(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".*"))
+
+
+@pytest.mark.parametrize("join", ["None", "Input"])
+def test_a_corrupt_or_truncated_gzip_object_fails_alone_naming_its_line(tmp_path, join):
+    source = tmp_path / "in"
+    source.mkdir()
+    text = (HEADER + "\n" + ROW * 3000).encode()  # ~240 KB, compresses to a few KB
+    packed = gzip.compress(text)
+    (source / "a-good.csv").write_bytes(text)
+    (source / "b-truncated.csv.gz").write_bytes(packed[: len(packed) // 2])  # EOFError
+    corrupt = bytearray(packed)
+    corrupt[len(corrupt) // 2 : len(corrupt) // 2 + 40] = b"\xff" * 40  # zlib.error
+    (source / "c-corrupt.csv.gz").write_bytes(bytes(corrupt))
+    (source / "d-not-gzip.csv.gz").write_bytes(text)  # gzip.BadGzipFile
+    (source / "e-good.csv.gz").write_bytes(packed)
+    outcomes = transform_folder(source, tmp_path / "out", max_payload_mb=1, join_source=join)
+    by_name = {Path(o.input).name: o for o in outcomes}
+    assert [by_name[n].status for n in sorted(by_name)] == [
+        "Completed",
+        "Failed",
+        "Failed",
+        "Failed",
+        "Completed",
+    ]
+    for name in ("b-truncated.csv.gz", "c-corrupt.csv.gz", "d-not-gzip.csv.gz"):
+        failed = by_name[name]
+        assert "gzip data is truncated or corrupt" in failed.reason, failed
+        assert "\n" not in failed.reason
+        assert not Path(failed.output).exists()
+    assert by_name["d-not-gzip.csv.gz"].line == 1
+    assert 1 < by_name["b-truncated.csv.gz"].line <= 3001  # the line being read when it broke
+    assert by_name["a-good.csv"].records == by_name["e-good.csv.gz"].records == 3000
+    lines = (tmp_path / "out" / "e-good.csv.gz.out").read_text().splitlines()
+    assert len(lines) == 3000 + (join == "Input")
+    assert left_behind(tmp_path / "out") == []
+
+
+def deep(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"join_source": "Input"}, {"input_filter": "$.x"}],
+    ids=["join", "input-filter"],
+)
+def test_a_record_nested_too_deep_to_write_fails_its_object_naming_the_line(tmp_path, options):
+    source = tmp_path / "in"
+    source.mkdir()
+    records = [{"x": {"Item_MRP": 10.0 + i}} for i in range(5)]
+    (source / "good.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    records[2] = {"x": deep(300)}  # orjson writes at most 255 levels
+    (source / "deep.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    outcomes = transform_folder(
+        source, tmp_path / "out", content_type="application/jsonlines", **options
+    )
+    by_name = {Path(o.input).name: o for o in outcomes}
+    assert by_name["good.jsonl"].status == "Completed" and by_name["good.jsonl"].records == 5
+    failed = by_name["deep.jsonl"]
+    assert (failed.status, failed.line) == ("Failed", 3)
+    assert "cannot be written as JSON" in failed.reason and "255 levels" in failed.reason
+    assert not (tmp_path / "out" / "deep.jsonl.out").exists()
+    assert left_behind(tmp_path / "out") == []
+
+
+def test_an_unexpected_error_fails_its_object_and_the_others_complete(tmp_path, monkeypatch):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.csv").write_text(ROW * 3)
+    (source / "b.csv").write_text(ROW * 4)
+    real_open_write = storage.open_write
+
+    def open_write(location):
+        if location.endswith("a.csv.out"):
+            raise RuntimeError("a defect\nover two lines")
+        return real_open_write(location)
+
+    monkeypatch.setattr(storage, "open_write", open_write)
+    outcomes = transform_folder(source, tmp_path / "out")
+    assert [(o.status, o.reason) for o in outcomes] == [
+        ("Failed", "RuntimeError: a defect over two lines"),
+        ("Completed", None),
+    ]
+    assert (tmp_path / "out" / "b.csv.out").read_text() == "1.0\n" * 4
+
+
+def test_the_job_ends_failed_with_a_report_when_objects_fail(tmp_path, monkeypatch):
+    import bigmart.workflow.transform_job as transform_job
+
+    class FakeServer:
+        def __init__(self, *args, **kwargs):
+            self.server = None
+
+        def start(self):
+            self.context = answering_server()
+            self.port = self.context.__enter__()
+
+        def execution_parameters(self):
+            return {}
+
+        def stop(self):
+            self.context.__exit__(None, None, None)
+
+    monkeypatch.setattr(transform_job, "ModelServer", FakeServer)
+    monkeypatch.setattr(transform_job, "materialize_model", lambda model, folder: None)
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.csv.gz").write_bytes(gzip.compress(ROW.encode() * 500)[:-30])
+    (source / "b.csv").write_text(ROW * 4)
+    result = run_transform_job(
+        "t",
+        "unused",
+        str(source),
+        str(tmp_path / "out"),
+        TransformOptions(),
+        report_dir=tmp_path / "report",
+        echo=lambda _: None,
+        progress_bar=False,
+    )
+    assert result.status == "Failed"
+    assert result.failure_reason.startswith(
+        f"1 of 2 input object(s) failed; {source}/a.csv.gz, line"
+    )
+    assert "gzip data is truncated or corrupt" in result.failure_reason
+    report = json.loads(result.report.read_text())
+    assert [o["status"] for o in report["objects"]] == ["Failed", "Completed"]
+
+
+def bigmart_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    from bigmart import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(list(args))
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err
+
+
+def test_cli_ends_the_job_record_whatever_is_raised_inside(tmp_path, monkeypatch, capsys):
+    import bigmart.workflow.transform_job as transform_job
+    from bigmart.commands.common import store
+
+    def defect(*args, **kwargs):
+        raise KeyError("a defect\nin two lines")
+
+    monkeypatch.setattr(transform_job, "run_transform_job", defect)
+    common = ["transform", "--model", "m", "--input", str(tmp_path), "--output", str(tmp_path)]
+    code, _, err = bigmart_main(monkeypatch, capsys, *common, "--name", "defect-1")
+    assert code == 1 and "Traceback" not in err
+    reason = err.splitlines()[-1]
+    assert reason.startswith("failure reason: unexpected KeyError: 'a defect\\nin two lines'")
+    record = store().get("defect-1")
+    assert record.status == "Failed" and record.ended
+    assert "KeyError" in record.failure_reason and "traceback.txt" in record.failure_reason
+    assert "def defect" not in reason  # the traceback is in the file, not printed
+    assert (
+        "raise KeyError" in (Path(record.failure_reason.split("traceback: ")[1][:-1])).read_text()
+    )
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transform_job, "run_transform_job", interrupted)
+    code, _, _ = bigmart_main(monkeypatch, capsys, *common, "--name", "interrupted-1")
+    assert code == 130
+    record = store().get("interrupted-1")
+    assert record.status == "Stopped" and record.ended
+
+
+def gzipped_long_line(path: Path, line: int, megabytes: int) -> Path:
+    """A small .csv.gz whose line ``line`` is ``megabytes`` MB long (no line end in it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        handle.write(ROW.encode() * (line - 1))
+        piece = b"x" * MIB
+        for _ in range(megabytes):
+            handle.write(piece)
+        handle.write(b"\n" + ROW.encode() * 10)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "options"),
+    [(1, {}), (3, {"join_source": "Input"})],
+    ids=["first-line-in-blocks", "later-line-record-by-record"],
+)
+def test_a_long_line_is_refused_with_memory_bounded_by_the_payload(tmp_path, line, options):
+    source = tmp_path / "in"
+    gzipped_long_line(source / "long.csv.gz", line, 96)  # ~0.3 MB on disk
+    (source / "good.csv").write_text(ROW * 10)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            str(TESTS / "transform_probe.py"),
+            str(source),
+            str(tmp_path / "out"),
+            json.dumps({"max_payload_mb": 1, **options}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    result = json.loads(probe.stdout)
+    good, long = result["outcomes"]
+    assert good["status"] == "Completed" and good["records"] == 10
+    assert (long["status"], long["line"]) == ("Failed", line)
+    assert long["reason"] == "a record is larger than MaxPayloadInMB (1 MB)"
+    # Reading the 96 MB line whole took ~300 MB; the process itself needs ~40 MB.
+    assert result["peak_mib"] < 150, result["peak_mib"]
+
+
+class _CountingStream(io.RawIOBase):
+    """``size`` bytes of one endless line, counting what was read."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = min(len(buffer), self.left)
+        buffer[:count] = b"x" * count
+        self.left -= count
+        self.read_bytes += count
+        return count
+
+
+@pytest.mark.parametrize("options", [{}, {"join_source": "Input"}, {"max_payload_mb": 0}])
+def test_a_long_record_is_refused_after_reading_little_more_than_the_limit(
+    tmp_path, monkeypatch, options
+):
+    streams = []
+
+    @contextlib.contextmanager
+    def open_read(location):
+        streams.append(
+            _CountingStream(40 * MIB if options.get("max_payload_mb") != 0 else 90 * MIB)
+        )
+        yield io.BufferedReader(streams[-1])
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "endless.csv").write_text("")
+    monkeypatch.setattr(storage, "open_read", open_read)
+    outcomes = transform_folder(
+        tmp_path / "in", tmp_path / "out", **{"max_payload_mb": 1, **options}
+    )
+    assert [(o.status, o.line) for o in outcomes] == [("Failed", 1)]
+    limit = 64 * MIB if options.get("max_payload_mb") == 0 else MIB
+    # the header look-ahead and the buffered reader's read-ahead on top of limit + 1
+    assert streams[0].read_bytes <= limit + 1 + 2 * 64 * 1024 + 8192 * 2

@@ -1,8 +1,9 @@
 """``bigmart predict``: score a CSV file in-process, streaming, with no server.
 
 It reads in chunks, runs the same Predictor and formatting as the endpoint (so the two
-agree byte for byte), and writes under a temporary name that is renamed only when every
-row is scored: a failure leaves no half-written output.
+agree byte for byte), and writes to a unique temporary file beside the output that
+replaces it only when every row is scored: a failure leaves no half-written output, and
+two runs writing the same output do not mix their rows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from bigmart.artifact import opened_model
 from bigmart.datasets import iter_csv_chunks
 from bigmart.predictor import Predictor, format_predictions
+from bigmart.workflow.storage import replacing
 
 
 def predict_csv(
@@ -26,21 +28,14 @@ def predict_csv(
     prediction per line in input order; return the number of rows."""
     with opened_model(model) as model_dir:
         predictor = Predictor.load(model_dir)
-    destination = Path(output_csv)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f".{destination.name}.partial")
     rows = 0
-    try:
-        with open(partial, "w", encoding="utf-8", newline="") as out:
-            for features, _ in iter_csv_chunks(
-                Path(input_csv), require_target=False, chunk_rows=chunk_rows
-            ):
-                predictions = format_predictions(predictor.predict(features))
-                if predictions:
-                    out.write("\n".join(predictions))
-                    out.write("\n")
-                rows += len(predictions)
-        partial.replace(destination)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replacing(output_csv, "w", encoding="utf-8", newline="") as out:
+        for features, _ in iter_csv_chunks(
+            Path(input_csv), require_target=False, chunk_rows=chunk_rows
+        ):
+            predictions = format_predictions(predictor.predict(features))
+            if predictions:
+                out.write("\n".join(predictions))
+                out.write("\n")
+            rows += len(predictions)
     return rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import (
@@ -14,7 +15,7 @@ from bigmart.commands.common import (
     store,
 )
 from bigmart.workflow import storage
-from bigmart.workflow.jobs import state_home
+from bigmart.workflow.jobs import JobStore, state_home
 from bigmart.workflow.options import (
     ASSEMBLE_WITH,
     BATCH_STRATEGIES,
@@ -100,6 +101,7 @@ def options_from(args: argparse.Namespace) -> TransformOptions:
 def run(args: argparse.Namespace) -> int:
     from bigmart.workflow.engines import EngineError
     from bigmart.workflow.model_server import ServerError
+    from bigmart.workflow.transform import describe
     from bigmart.workflow.transform_job import run_transform_job
 
     options = options_from(args)
@@ -131,9 +133,20 @@ def run(args: argparse.Namespace) -> int:
             image=local_image(args),
         )
     except (storage.StorageError, ServerError, EngineError, ValueError, OSError) as error:
-        jobs.update(name, status="Failed", failure_reason=str(error), ended=True)
-        print(f"status: Failed\nfailure reason: {error}", file=sys.stderr)
-        return 1
+        return _failed(jobs, name, str(error))
+    except Exception as error:  # a defect: the job still ends, and the details are kept
+        log = state_home() / "jobs" / name / "traceback.txt"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(traceback.format_exc())
+            where = f" (traceback: {log})"
+        except OSError:
+            where = ""
+        return _failed(jobs, name, f"unexpected {describe(error)}{where}")
+    except BaseException as error:  # Ctrl-C, or a signal raised as an exception: Stopped
+        reason = "Ctrl-C" if isinstance(error, KeyboardInterrupt) else describe(error)
+        jobs.update(name, status="Stopped", failure_reason=f"interrupted ({reason})", ended=True)
+        raise
     rate = result.records / result.seconds if result.seconds else 0.0
     jobs.update(
         name,
@@ -167,3 +180,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"failure reason: {result.failure_reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def _failed(jobs: JobStore, name: str, reason: str) -> int:
+    """End the job Failed with a one-line reason, printed as such."""
+    from bigmart.workflow.transform import one_line
+
+    reason = one_line(reason)
+    jobs.update(name, status="Failed", failure_reason=reason, ended=True)
+    print(f"status: Failed\nfailure reason: {reason}", file=sys.stderr)
+    return 1

@@ -4,11 +4,14 @@ S3 goes through boto3 with its standard configuration (profiles, region,
 ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``), so a local S3 server or another region
 needs no flag here. Reads stream; writes go to a local temporary file first and are
 published whole (a rename, or an S3 upload that is multipart for large files), so a
-reader never sees half an output.
+reader never sees half an output. A local temporary file is created exclusively under a
+unique name beside its target: two writers of one output never share it (the last to
+finish wins, whole) and a link planted there is never followed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -144,25 +147,56 @@ def open_write(location: str) -> Iterator[IO[bytes]]:
             handle.flush()
             upload_file(handle.name, location)
         return
+    with replacing(location) as handle:
+        yield handle
+
+
+@contextmanager
+def replacing(
+    location: str | os.PathLike[str], mode: str = "wb", **open_args: Any
+) -> Iterator[IO[Any]]:
+    """A new local file that replaces ``location`` (``os.replace``) only if the block
+    completes; on an exception it is removed and ``location`` is left as it was.
+
+    The file is created with O_EXCL under a unique hidden name in the target's folder
+    (``.<name>.<random>.partial``, skipped when a folder is listed as input), never a fixed
+    name, and is given the permissions a plain ``open`` would.
+    """
     target = Path(location)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{target.name[:200]}.", suffix=".partial", dir=target.parent
+    )
     try:
-        with open(partial, "wb") as handle:
+        with open(descriptor, mode, **open_args) as handle:
+            os.fchmod(descriptor, _new_file_mode())
             yield handle
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+@cache
+def _new_file_mode() -> int:
+    """The mode ``open`` gives a new file (0o666 less the umask); mkstemp's is 0o600."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no /proc: read the umask by setting it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def upload_file(path: str | os.PathLike[str], location: str) -> None:
     """Copy a local file to a path or an S3 URI (multipart when large)."""
     if not is_s3(location):
-        target = Path(location)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(path, partial)
-        partial.replace(target)
+        with open(path, "rb") as source, replacing(location) as handle:
+            shutil.copyfileobj(source, handle, 1024 * 1024)
         return
     from boto3.s3.transfer import TransferConfig
     from botocore.exceptions import BotoCoreError, ClientError

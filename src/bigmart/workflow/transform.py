@@ -6,8 +6,14 @@ mini-batches by bytes under the payload limit (BatchStrategy; never across two o
 sent concurrently (MaxConcurrentTransforms), and the answers written in input order to
 ``<name>.out`` under the output location, keeping the input's relative path. An output is
 published only when every record of its object has an answer, so a failed object leaves no
-``.out`` and the others still complete. Transient failures (a worker dying, a connection
-reset, a 5xx) are retried up to 3 times, as SageMaker's ``InvocationsMaxRetries``.
+``.out`` and the others still complete: whatever goes wrong inside one object (a corrupt
+gzip stream, a record too long or too deep to write, a lost server) fails that object,
+naming its line. Transient failures (a worker dying, a connection reset, a 5xx) are
+retried up to 3 times, as SageMaker's ``InvocationsMaxRetries``.
+
+Memory is bounded by the settings, not by the input: input is read in pieces, a record is
+refused once more than the payload limit of it has been read, and at most
+``concurrency + 1`` mini-batches are held at once.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ import csv
 import gzip
 import http.client
 import io
-import itertools
 import re
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,6 +51,8 @@ UNBOUNDED_BLOCK = 64 * MIB
 READ_SIZE = 1024 * 1024
 #: A header row longer than this is not a header (and is not read whole to find out).
 HEADER_LIMIT = 64 * 1024
+#: A failure reason quoting input or an exception is clipped to this many characters.
+REASON_LIMIT = 500
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 Echo = Callable[[str], None]
 
@@ -270,17 +278,53 @@ def transform_objects(
                         item, destination, plan, invoker, pool, progress
                     )
                 except RecordFailure as failure:
-                    outcome.status, outcome.line, outcome.reason = (
-                        "Failed",
-                        failure.line,
-                        failure.reason,
-                    )
-                except (OSError, ValueError) as error:  # unreadable input, lost server
-                    outcome.status, outcome.reason = "Failed", str(error)
+                    outcome.status, outcome.line = "Failed", failure.line
+                    outcome.reason = one_line(failure.reason)
+                except Exception as error:  # e.g. the output cannot be written: this object fails
+                    outcome.status, outcome.reason = "Failed", one_line(describe(error))
                 outcomes.append(outcome)
     finally:
         progress.close()
     return outcomes
+
+
+def describe(error: BaseException) -> str:
+    """An exception as users read it: its message, with its type when the type says more."""
+    text = str(error)
+    if isinstance(error, (OSError, ValueError)) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, clipped to REASON_LIMIT characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= REASON_LIMIT else flat[: REASON_LIMIT - 1] + "…"
+
+
+class _Input:
+    """An object's bytes, read in pieces; a read that fails (a truncated or corrupt gzip
+    stream, a broken S3 stream) fails the object, naming the line it was reading."""
+
+    def __init__(self, stream: IO[bytes], gzipped: bool) -> None:
+        self.stream = stream
+        self.gzipped = gzipped
+        self.line = 1  # the line of the next byte
+
+    def read(self, size: int) -> bytes:
+        try:
+            data = self.stream.read(size)
+        except Exception as error:
+            raise RecordFailure(self.line, _unreadable(error, self.gzipped)) from None
+        self.line += data.count(b"\n")
+        return data
+
+
+def _unreadable(error: Exception, gzipped: bool) -> str:
+    detail = describe(error)
+    if gzipped and isinstance(error, (EOFError, zlib.error, gzip.BadGzipFile)):
+        return f"the gzip data is truncated or corrupt ({detail})"
+    return f"the object cannot be read ({detail})"
 
 
 def _transform_object(
@@ -293,16 +337,21 @@ def _transform_object(
 ) -> int:
     records_done = 0
     with storage.open_read(item.location) as raw:
-        stream: IO[bytes] = raw
-        if plan.gzipped or item.location.endswith(".gz"):
-            stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-        header, first_line, leftover = _read_header(stream, plan)
+        gzipped = plan.gzipped or item.location.endswith(".gz")
+        source = _Input(gzip.GzipFile(fileobj=raw) if gzipped else raw, gzipped)
+        header, first_line, leftover = _read_header(source, plan)
         with storage.open_write(destination) as out:
             if header is not None and plan.join_input:
-                out.write(_csv_line(_apply(plan.output_filter, [*header, PREDICTION_COLUMN])))
+                try:
+                    header_line = _csv_line(
+                        _apply(plan.output_filter, [*header, PREDICTION_COLUMN])
+                    )
+                except ValueError as error:
+                    raise RecordFailure(1, f"the header row: {error}") from None
+                out.write(header_line)
             window: deque[tuple[Batch, Future[tuple[int, str, bytes]]]] = deque()
             try:
-                for batch in _batches(stream, plan, first_line, leftover):
+                for batch in _batches(source, plan, first_line, leftover):
                     window.append((batch, pool.submit(invoker.invoke, batch.body)))
                     while len(window) > plan.concurrency:
                         records_done += _write_answer(*window.popleft(), out, plan, progress)
@@ -315,25 +364,32 @@ def _transform_object(
     return records_done
 
 
-def _read_header(stream: IO[bytes], plan: Plan) -> tuple[list[str] | None, int, bytes]:
+def _read_header(source: _Input, plan: Plan) -> tuple[list[str] | None, int, bytes]:
     """Take a CSV header row off the stream if there is one, and a UTF-8 BOM off the
     first line.
 
     Split records reach the server without their file's header, so a header is recognised
     here and not sent: a first line whose cells, after the input filter (what would be
-    sent), are all Big Mart column names. Returns the header as in the input, the number
-    of the first line left, and what was read but belongs to the records (whole lines).
+    sent), are all Big Mart column names. At most about 2 x HEADER_LIMIT bytes are read.
+    Returns the header as in the input, the number of the first line left, and what was
+    read but belongs to the records (from the start of that line).
     """
     if not plan.split_lines:
         return None, 1, b""
-    first = strip_bom(stream.readline(HEADER_LIMIT))
-    if plan.content_type == CSV and first.strip():
+    head = bytearray()
+    while b"\n" not in head and len(head) <= HEADER_LIMIT:
+        data = source.read(HEADER_LIMIT)
+        if not data:
+            break
+        head += data
+    text = strip_bom(bytes(head))
+    end = text.find(b"\n")
+    first = text if end < 0 else text[: end + 1]
+    if plan.content_type == CSV and len(first) <= HEADER_LIMIT and first.strip():
         header = _header_cells(first, plan)
         if header is not None:
-            return header, 2, b""
-    if not first.endswith(b"\n"):  # a line longer than HEADER_LIMIT: keep it whole
-        first += stream.readline()
-    return None, 1, first
+            return header, 2, text[len(first) :]
+    return None, 1, text
 
 
 def _header_cells(line: bytes, plan: Plan) -> list[str] | None:
@@ -349,22 +405,22 @@ def _header_cells(line: bytes, plan: Plan) -> list[str] | None:
     return None
 
 
-def _batches(stream: IO[bytes], plan: Plan, first_line: int, leftover: bytes) -> Iterator[Batch]:
+def _batches(source: _Input, plan: Plan, first_line: int, leftover: bytes) -> Iterator[Batch]:
     if not plan.split_lines:
-        whole = strip_bom(leftover + _read_within(stream, plan.payload_limit))
+        whole = strip_bom(leftover + _read_within(source, plan.payload_limit))
         if whole.strip():
-            record = Record(1, whole, _filter_input(whole, plan))
+            record = Record(1, whole, _filtered(1, whole, plan))
             yield Batch(record.payload, [1], [record] if plan.join_input else None)
         return
     if plan.per_record:
-        yield from _record_batches(_numbered_lines(stream, first_line, leftover), plan)
+        limit = plan.payload_limit or UNBOUNDED_BLOCK
+        lines = _numbered_lines(source, first_line, leftover, limit, plan)
+        yield from _record_batches(lines, plan)
     else:
-        yield from _block_batches(stream, plan, first_line, leftover)
+        yield from _block_batches(source, plan, first_line, leftover)
 
 
-def _block_batches(
-    stream: IO[bytes], plan: Plan, first_line: int, leftover: bytes
-) -> Iterator[Batch]:
+def _block_batches(source: _Input, plan: Plan, first_line: int, leftover: bytes) -> Iterator[Batch]:
     """MultiRecord batches cut from the raw bytes at line ends, as large as the payload
     limit allows: no per-record work in Python unless a block holds blank lines."""
     block = plan.payload_limit or UNBOUNDED_BLOCK
@@ -373,7 +429,7 @@ def _block_batches(
     at_end = False
     while True:
         while not at_end and len(buffer) < block:
-            data = stream.read(min(READ_SIZE, block - len(buffer) + 1))
+            data = source.read(min(READ_SIZE, block - len(buffer) + 1))
             if not data:
                 at_end = True
             buffer += data
@@ -390,7 +446,8 @@ def _block_batches(
             cut = buffer.rfind(b"\n", 0, block)
             if cut < 0:
                 raise RecordFailure(line, _too_large(plan))
-            chunk = bytes(buffer[: cut + 1])
+            with memoryview(buffer) as view:  # one copy of the block, not two
+                chunk = bytes(view[: cut + 1])
             del buffer[: cut + 1]
         count = chunk.count(b"\n")
         if _BLANK_LINE.search(chunk) or chunk.startswith((b"\n", b"\r\n")):
@@ -407,20 +464,46 @@ def _block_batches(
 
 
 def _numbered_lines(
-    stream: IO[bytes], first_line: int, leftover: bytes
+    source: _Input, first_line: int, leftover: bytes, limit: int, plan: Plan
 ) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based numbers, line endings removed."""
-    lines = iter(stream)
-    if leftover:
-        lines = itertools.chain([leftover], lines)
-    for number, text in enumerate(lines, start=first_line):
-        stripped = text.rstrip(b"\r\n")
-        if stripped.strip():
-            yield number, stripped
+    """Non-blank lines with their 1-based numbers, line endings removed. A line longer
+    than ``limit`` fails its object once ``limit + 1`` bytes of it have been read."""
+    number = first_line
+    unfinished = bytearray()  # the start of a line whose end is not read yet
+    data = leftover
+    while True:
+        if not data:
+            data = source.read(min(READ_SIZE, limit + 1 - len(unfinished)))
+            if not data:
+                break
+        pieces = data.split(b"\n")
+        data = b""
+        if len(pieces) == 1:
+            unfinished += pieces[0]
+        else:
+            if unfinished:
+                pieces[0] = bytes(unfinished) + pieces[0]
+            unfinished = bytearray(pieces.pop())
+            for text in pieces:
+                if len(text) > limit:
+                    raise RecordFailure(number, _too_large(plan))
+                text = text.rstrip(b"\r")
+                if text.strip():
+                    yield number, text
+                number += 1
+        if len(unfinished) > limit:
+            raise RecordFailure(number, _too_large(plan))
+    if unfinished.strip():
+        yield number, bytes(unfinished).rstrip(b"\r")
 
 
-def _read_within(stream: IO[bytes], limit: int | None) -> bytes:
-    data = stream.read() if limit is None else stream.read(limit + 1)
+def _read_within(source: _Input, limit: int | None) -> bytes:
+    if limit is None:  # MaxPayloadInMB=0 and SplitType=None: the object is one request
+        pieces = []
+        while data := source.read(READ_SIZE):
+            pieces.append(data)
+        return b"".join(pieces)
+    data = source.read(limit + 1)
     if limit is not None and len(data) > limit:
         raise RecordFailure(
             1,
@@ -436,7 +519,7 @@ def _record_batches(lines: Iterator[tuple[int, bytes]], plan: Plan) -> Iterator[
     records: list[Record] = []
     size = 0
     for number, text in lines:
-        record = Record(number, text, _filter_input(text, plan))
+        record = Record(number, text, _filtered(number, text, plan))
         cost = len(record.payload) + 1
         if limit is not None and cost > limit:
             raise RecordFailure(number, _too_large(plan))
@@ -457,9 +540,27 @@ def _batch_of(records: list[Record], plan: Plan) -> Batch:
     )
 
 
+def _filtered(line: int, record: bytes, plan: Plan) -> bytes:
+    """What is sent of a record; a record the input filter does not fit fails its line."""
+    try:
+        return _filter_input(record, plan)
+    except (ValueError, TypeError) as error:  # orjson.JSONEncodeError is a TypeError
+        raise RecordFailure(line, _unwritable(error)) from None
+
+
+def _unwritable(error: Exception) -> str:
+    if isinstance(error, orjson.JSONEncodeError):
+        return f"the record cannot be written as JSON ({error}; at most 255 levels of nesting)"
+    return describe(error)
+
+
 def _too_large(plan: Plan) -> str:
-    limit = plan.payload_limit or UNBOUNDED_BLOCK
-    return f"a record is larger than MaxPayloadInMB ({limit // MIB} MB)"
+    if plan.payload_limit is None:
+        return (
+            f"a record is larger than {UNBOUNDED_BLOCK // MIB} MB, the most sent at once "
+            "with MaxPayloadInMB=0"
+        )
+    return f"a record is larger than MaxPayloadInMB ({plan.payload_limit // MIB} MB)"
 
 
 def _write_answer(
@@ -485,14 +586,18 @@ def _write_answer(
         _check_count(batch, count)
         out.write(body if body.endswith(b"\n") else body + b"\n")
     else:
-        answers = _split_answers(body, kind)
+        try:
+            answers = _split_answers(body, kind)
+        except ValueError as error:
+            raise RecordFailure(batch.lines[0], f"the server's answer: {error}") from None
         _check_count(batch, len(answers))
-        if batch.records is None:
-            for answer in answers:
-                out.write(_assemble(None, answer, kind, plan))
-        else:
-            for record, answer in zip(batch.records, answers, strict=True):
-                out.write(_assemble(record, answer, kind, plan))
+        records = batch.records or [None] * len(answers)
+        for line, record, answer in zip(batch.lines, records, answers, strict=True):
+            try:
+                assembled = _assemble(record, answer, kind, plan)
+            except (ValueError, TypeError) as error:  # too deep for JSON, a filter misfit
+                raise RecordFailure(line, _unwritable(error)) from None
+            out.write(assembled)
     progress.advance(len(batch.lines), len(batch.body))
     return len(batch.lines)
 
