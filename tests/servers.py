@@ -95,6 +95,7 @@ def start_server(
         "OPT_ML": str(opt_ml),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
+        "BIGMART_BIND_HOST": "127.0.0.1",  # a test server answers this machine only
         **(extra_env or {}),
     }
     serve = Path(sys.executable).with_name("serve")

@@ -8,7 +8,6 @@ listening socket's address from the kernel (``/proc/net/tcp``), not from what is
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -150,11 +149,3 @@ def test_the_port_probe_checks_the_address_serve_will_bind(taken, probed):
         port = other.getsockname()[1]
         assert port_in_use(port, probed)
     assert not port_in_use(port, probed)
-
-
-def test_the_image_keeps_binding_every_interface():
-    """Without BIGMART_BIND_HOST (as in the image SageMaker starts), serve binds 0.0.0.0."""
-    from bigmart.container.environment import ServingSettings
-
-    environment = {k: v for k, v in os.environ.items() if k != "BIGMART_BIND_HOST"}
-    assert ServingSettings.from_environment(environment).host == "0.0.0.0"
