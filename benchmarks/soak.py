@@ -13,7 +13,8 @@ asyncio process:
   JSON invocations at ``--rate`` requests/s in all (steady, not flat-out); each answer must
   be a 200 with one prediction per row;
 - hostile traffic, each kind on its own connections:
-  ``stalled-body`` (a 6 MiB Content-Length, 4 KiB sent, then silence; ``--stalled`` at once),
+  ``stalled-body`` (a 6 MiB Content-Length, ``--stalled-sent-kb`` sent (4 KiB), then
+  silence; ``--stalled`` at once),
   ``huge-head`` (one header of ``--huge-head-mb`` MB, one every 2 s),
   ``malformed`` bodies (bad CSV, bad JSON, invalid UTF-8, wrong content types; 5/s on one
   keep-alive connection), ``idle`` connections (``--idle`` opened, left open, reopened
@@ -24,7 +25,9 @@ asyncio process:
 
 The first ``--warmup`` seconds run the same mix; the per-worker RSS at the start is the
 median of the samples (every 2 s, from /proc, workers found as children of the serve
-master) in the warm-up's last 10 s, and at the end the median of the run's last 10 s. A
+master) in the warm-up's last 10 s, and at the end the median of the run's last 10 s; the
+RSS before any traffic and the highest sample are shown too, since memory a hostile
+client holds for the whole run is in both the start and the end. A
 progress line is printed every minute; at the end: good requests served, their p50/p99
 latency after warm-up (and the median of the per-minute p99s), 5xx counts for good and
 hostile requests, /ping failures, hostile attempts by kind with how the server answered
@@ -74,7 +77,6 @@ from benchmarks.serving import (
 
 MIB = 1024 * 1024
 STALLED_BODY_BYTES = 6 * MIB  # the real-time payload limit: declared, never sent
-STALLED_SENT_BYTES = 4 * 1024
 GOOD_TIMEOUT_S = 10.0
 PING_EVERY_S = 0.5
 PING_TIMEOUT_S = 2.0
@@ -422,7 +424,7 @@ class Soak:
         ).encode()
 
         async def send(writer: asyncio.StreamWriter) -> None:
-            writer.write(head + b"1" * STALLED_SENT_BYTES)
+            writer.write(head + b"1" * int(self.args.stalled_sent_kb * 1024))
             await writer.drain()
             await asyncio.Event().wait()  # and then nothing, until dropped
 
@@ -679,15 +681,17 @@ def report(
             for answer, seconds in sorted(answers.items(), key=lambda item: -len(item[1]))
         )
         print(f"  {kind:20} {total:>7,}: {detail}")
-    print("worker RSS (MB; medians of the samples of 10 s):")
-    print(f"  {'pid':>8} {'idle':>8} {'start':>8} {'end':>8} {'growth':>8}")
+    print("worker RSS (MB): before any traffic; start and end, medians of 10 s of samples;")
+    print("the highest sample of the whole run; growth from start to end")
+    print(f"  {'pid':>8} {'idle':>8} {'start':>8} {'end':>8} {'peak':>8} {'growth':>8}")
     growths = []
     for pid in sorted(set(rss_start) | set(rss_end)):
         start, end = rss_start.get(pid), rss_end.get(pid)
+        peak = max((sample.mb[pid] for sample in soak.rss if pid in sample.mb), default=None)
         growth = (end / start - 1) if start and end else float("nan")
         growths.append(growth)
         print(
-            f"  {pid:>8} {_mb(rss_idle.get(pid))} {_mb(start)} {_mb(end)} "
+            f"  {pid:>8} {_mb(rss_idle.get(pid))} {_mb(start)} {_mb(end)} {_mb(peak)} "
             f"{'replaced' if math.isnan(growth) else f'{growth:+.1%}':>8}"
         )
     log = soak.server.log.read_text(errors="replace")
@@ -762,6 +766,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--stalled", type=int, default=20, help="stalled 6 MiB bodies at once (default 20)"
     )
     parser.add_argument(
+        "--stalled-sent-kb",
+        type=float,
+        default=4.0,
+        help="KiB of each stalled body sent before it stalls (default 4; up to 6144)",
+    )
+    parser.add_argument(
         "--slowloris", type=int, default=20, help="slowloris heads at once (default 20)"
     )
     parser.add_argument(
@@ -782,6 +792,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--test", type=Path, default=DATA_DIR / "test.csv", help="rows for the good requests"
     )
     args = parser.parse_args(argv)
+    if not 0 <= args.stalled_sent_kb < STALLED_BODY_BYTES / 1024:
+        parser.error(f"--stalled-sent-kb must be >= 0 and < {STALLED_BODY_BYTES // 1024}")
     if min(args.minutes, args.rate, args.hold, args.huge_head_mb) <= 0:
         parser.error("--minutes, --rate, --hold and --huge-head-mb must be > 0")
     if (
