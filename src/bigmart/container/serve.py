@@ -18,12 +18,10 @@ from gunicorn.app.base import BaseApplication
 from bigmart.container.app import InferenceApp
 from bigmart.container.environment import ServingSettings
 from bigmart.container.paths import OptMl
+from bigmart.container.worker import connection_limits, raise_open_files_limit
 
 #: SageMaker sends SIGKILL 30 s after SIGTERM; in-flight requests get 25 s to finish.
 GRACEFUL_SECONDS = 25
-#: Longer than the load balancer's idle timeout, so the server never closes a connection
-#: the proxy is about to reuse (a source of 502s in batch).
-KEEPALIVE_SECONDS = 75
 EXIT_NO_MODEL = 3
 
 log = logging.getLogger("bigmart.serve")
@@ -41,10 +39,10 @@ class ModelServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
         options: dict[str, Any] = {
             "bind": _bind_address(self.settings.host, self.settings.port),
             "workers": self.settings.workers,
-            "worker_class": "uvicorn_worker.UvicornWorker",
+            "worker_class": "bigmart.container.worker.ServingWorker",
             "timeout": self.settings.timeout,
             "graceful_timeout": GRACEFUL_SECONDS,
-            "keepalive": KEEPALIVE_SECONDS,
+            "keepalive": self.settings.limits.keepalive,
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",
@@ -91,6 +89,20 @@ def run(paths: OptMl) -> int:
     except Exception as error:  # any failure here means: do not serve
         log.error("cannot load the model from %s: %s", paths.model, error)
         return EXIT_NO_MODEL
+    open_files = raise_open_files_limit()
+    limits = connection_limits(settings)
+    log.info(
+        "limits per worker: %d connections (open files %d), head %d KiB in %g s, "
+        "body silence %g s then %d KiB/s, %d MB of bodies in flight, keep-alive %g s",
+        limits.max_connections,
+        open_files,
+        limits.max_head_bytes // 1024,
+        limits.header_timeout,
+        limits.body_timeout,
+        limits.body_min_rate // 1024,
+        limits.body_buffer_bytes // (1024 * 1024),
+        limits.keepalive,
+    )
     log.info(
         "serving %s on port %d of %s: %d worker(s), timeout %d s, payload limit %d MB%s",
         paths.model,
