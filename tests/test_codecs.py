@@ -10,6 +10,8 @@ from bigmart.codecs import (
     UnsupportedMediaType,
     choose_accept,
     decode,
+    decode_batch_records,
+    encode_after_header,
     encode_csv,
     encode_json,
     encode_json_lines,
@@ -61,6 +63,33 @@ def test_encoders_write_the_shortest_float32_text():
     assert encode_csv(predictions) == b"3735.138\n443.4228\n"
     assert encode_json(predictions) == b'{"predictions":[3735.138,443.4228]}'
     assert encode_json_lines(predictions) == (b'{"prediction":3735.138}\n{"prediction":443.4228}\n')
+
+
+def test_batch_records_tell_a_leading_csv_header_row():
+    names = "Item_Identifier,Item_Weight,Item_Fat_Content,Item_Visibility,Item_Type,Item_MRP,"
+    names += "Outlet_Identifier,Outlet_Establishment_Year,Outlet_Size,Outlet_Location_Type,"
+    names += "Outlet_Type"
+    row = "FDW58,20.75,Low Fat,0.0075,Snack Foods,107.8,OUT049,1999,Medium,Tier 1,Supermarket Type1"
+    batch, header = decode_batch_records(f"{names}\n{row}\n".encode(), "text/csv")
+    assert header and batch is not None and len(batch["Item_MRP"]) == 1
+    assert decode_batch_records(f"\ufeff{names}\n".encode(), None) == (None, True)
+    batch, header = decode_batch_records(row.encode(), "text/csv")
+    assert not header and len(batch["Item_MRP"]) == 1
+    batch, header = decode_batch_records(b'{"Item_MRP": 3, "Item_Identifier": "x"}', JSON)
+    assert not header
+    with pytest.raises(SchemaError, match="empty"):
+        decode_batch_records(b"\n", "text/csv")
+
+
+def test_a_header_rows_output_line_is_the_column_name_or_null():
+    predictions = np.array([3735.138], dtype=np.float32)
+    assert encode_after_header(predictions, CSV) == b"Item_Outlet_Sales\n3735.138\n"
+    assert encode_after_header(predictions, JSON) == b'{"predictions":[null,3735.138]}'
+    assert encode_after_header(predictions, JSON_LINES) == (
+        b'{"prediction":null}\n{"prediction":3735.138}\n'
+    )
+    empty = np.empty(0, dtype=np.float32)
+    assert encode_after_header(empty, JSON) == b'{"predictions":[null]}'
 
 
 def test_csv_header_without_a_feature_is_an_error():

@@ -4,6 +4,7 @@ batch transform's header rows."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import socket
@@ -236,3 +237,54 @@ def test_stalled_bodies_are_refused_past_the_budget_and_memory_stays_bounded(opt
         for client in clients:
             client.close()
         assert server.stop() == 0
+
+
+# -- batch transform's header rows (item 15) --------------------------------------------------
+
+HEADER = (
+    "Item_Identifier,Item_Weight,Item_Fat_Content,Item_Visibility,Item_Type,Item_MRP,"
+    "Outlet_Identifier,Outlet_Establishment_Year,Outlet_Size,Outlet_Location_Type,"
+    "Outlet_Type"
+)
+
+
+@pytest.fixture(scope="module")
+def batch_server(opt_ml, tmp_path_factory):
+    running = start_server(
+        opt_ml,
+        tmp_path_factory.mktemp("batch") / "serve.log",
+        workers=1,
+        extra_env={"SAGEMAKER_BATCH": "true"},
+    )
+    yield running
+    assert running.stop() == 0
+
+
+def test_batch_a_csv_header_record_gets_an_output_line_of_its_own(batch_server):
+    other = FEATURE_LINE.replace("107.8622", "250.0")
+    plain = batch_server.invoke(f"{FEATURE_LINE}\n{other}\n".encode())
+    assert plain.status == 200
+    scores = plain.body.decode().splitlines()
+    with_header = batch_server.invoke(f"{HEADER}\n{FEATURE_LINE}\n{other}\n".encode())
+    assert with_header.status == 200
+    assert with_header.body.decode().splitlines() == ["Item_Outlet_Sales", *scores]
+    alone = batch_server.invoke(f"{HEADER}\n".encode())  # SingleRecord sends it alone
+    assert (alone.status, alone.body) == (200, b"Item_Outlet_Sales\n")
+
+
+def test_batch_a_csv_header_record_is_null_in_json_outputs(batch_server):
+    body = f"{HEADER}\n{FEATURE_LINE}\n".encode()
+    score = float(batch_server.invoke(FEATURE_LINE.encode()).body)
+    lines = batch_server.invoke(body, accept="application/jsonlines")
+    assert lines.status == 200
+    assert [json.loads(line) for line in lines.body.splitlines()] == [
+        {"prediction": None},
+        {"prediction": score},
+    ]
+    document = batch_server.invoke(body, accept="application/json")
+    assert json.loads(document.body) == {"predictions": [None, score]}
+
+
+def test_real_time_still_reads_a_header_as_column_names(guarded):
+    response = guarded.invoke(f"{HEADER}\n{FEATURE_LINE}\n".encode())
+    assert response.status == 200 and len(response.body.splitlines()) == 1

@@ -18,6 +18,7 @@ import orjson
 from bigmart.predictor import format_predictions
 from bigmart.schema import (
     FEATURES,
+    TARGET,
     TRAINING_COLUMNS,
     RawBatch,
     RowNumbering,
@@ -83,6 +84,30 @@ def decode_csv(body: bytes) -> RawBatch:
     one, 11 columns are the features and 12 the training layout with the target last.
     Blank lines are skipped; quoting follows RFC 4180.
     """
+    rows = _csv_rows(body)
+    header = rows[0]
+    if is_header_row(header):
+        return _csv_with_header(header, rows[1:])
+    return columns_from_rows(rows, RowNumbering(first_row=1))
+
+
+def decode_batch_records(body: bytes, content_type: str | None) -> tuple[RawBatch | None, bool]:
+    """A batch transform request: the batch (None if the body is only a CSV header row)
+    and whether the body starts with a CSV header row, which SageMaker sends as a record
+    and which must be answered by a line of its own to keep outputs aligned with inputs."""
+    if media_type(content_type) != CSV:
+        return decode(body, content_type), False
+    if not body.strip():
+        raise SchemaError("the request body is empty; send at least one row")
+    rows = _csv_rows(body)
+    if not is_header_row(rows[0]):
+        return columns_from_rows(rows, RowNumbering(first_row=1)), False
+    if len(rows) == 1:
+        return None, True
+    return _csv_with_header(rows[0], rows[1:]), True
+
+
+def _csv_rows(body: bytes) -> list[list[str]]:
     text = _utf8(strip_bom(body))
     try:
         rows = [row for row in csv.reader(io.StringIO(text), strict=True) if row]
@@ -90,10 +115,7 @@ def decode_csv(body: bytes) -> RawBatch:
         raise SchemaError(f"malformed CSV: {error}") from None
     if not rows:
         raise SchemaError("the request body has no CSV rows")
-    header = rows[0]
-    if is_header_row(header):
-        return _csv_with_header(header, rows[1:])
-    return columns_from_rows(rows, RowNumbering(first_row=1))
+    return rows
 
 
 def decode_json(body: bytes) -> RawBatch:
@@ -340,6 +362,21 @@ ENCODERS: dict[str, Callable[[np.ndarray], bytes]] = {
     JSON: encode_json,
     JSON_LINES: encode_json_lines,
 }
+
+
+def encode_after_header(predictions: np.ndarray, accept: str) -> bytes:
+    """The answer to a batch that began with a CSV header row: one output line for it too.
+
+    In CSV the header's line is the output column's name (``Item_Outlet_Sales``), so an
+    output joined with its input keeps a header; in JSON and JSON Lines it is ``null``,
+    the prediction of a line that is not a record.
+    """
+    texts = format_predictions(predictions)
+    if accept == JSON:
+        return f'{{"predictions":[{",".join(["null", *texts])}]}}'.encode()
+    if accept == JSON_LINES:
+        return b'{"prediction":null}\n' + encode_json_lines(predictions)
+    return f"{TARGET}\n".encode() + encode_csv(predictions)
 
 
 def choose_accept(header: str | None) -> str:

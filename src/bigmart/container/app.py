@@ -14,9 +14,18 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
-from bigmart.codecs import ENCODERS, NotAcceptable, UnsupportedMediaType, choose_accept, decode
+from bigmart.codecs import (
+    ENCODERS,
+    NotAcceptable,
+    UnsupportedMediaType,
+    choose_accept,
+    decode,
+    decode_batch_records,
+    encode_after_header,
+)
 from bigmart.container.environment import ServingSettings
 from bigmart.predictor import Predictor
 from bigmart.schema import SchemaError
@@ -114,9 +123,11 @@ class InferenceApp:
             if self.predictor is None:
                 self.load()
             assert self.predictor is not None
-            batch = decode(body, headers.get(b"content-type", b"").decode("latin-1"))
-            predictions = self.predictor.predict(batch)
-            payload = ENCODERS[accept](predictions)
+            content_type = headers.get(b"content-type", b"").decode("latin-1")
+            if self.settings.batch:
+                payload = self._score_batch_records(body, content_type, accept)
+            else:
+                payload = ENCODERS[accept](self.predictor.predict(decode(body, content_type)))
         except SchemaError as error:
             await _error(send, 400, error.as_dict(), echo)
         except PayloadTooLarge:
@@ -138,6 +149,16 @@ class InferenceApp:
             await _error(send, 400, {"error": str(error)}, echo)
         else:
             await _respond(send, 200, payload, [(b"content-type", accept.encode()), *echo])
+
+    def _score_batch_records(self, body: bytes, content_type: str, accept: str) -> bytes:
+        """Batch transform: a CSV header row sent as a record gets an output line too."""
+        assert self.predictor is not None
+        batch, header = decode_batch_records(body, content_type)
+        if batch is None:
+            predictions = np.empty(0, dtype=np.float32)
+        else:
+            predictions = self.predictor.predict(batch)
+        return encode_after_header(predictions, accept) if header else ENCODERS[accept](predictions)
 
     async def not_found(self, scope: Scope, send: Send) -> None:
         known = {path for _, path in self.routes}
