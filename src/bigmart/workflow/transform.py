@@ -66,7 +66,7 @@ class RecordFailure(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per record in a batch: keep them small
 class Record:
     line: int  # 1-based line of the object (SplitType None: 1)
     raw: bytes  # the input record, without its line ending
