@@ -798,3 +798,39 @@ def test_a_long_record_is_refused_after_reading_little_more_than_the_limit(
     limit = 64 * MIB if options.get("max_payload_mb") == 0 else MIB
     # the header look-ahead and the buffered reader's read-ahead on top of limit + 1
     assert streams[0].read_bytes <= limit + 1 + 2 * 64 * 1024 + 8192 * 2
+
+
+def test_cli_a_broken_object_fails_alone_and_the_job_ends_failed(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "good.csv", 40, 19)
+    text = rows_file(tmp_path / "rows.csv", 2000, 20).read_bytes()
+    (source.parent / "broken.csv.gz").write_bytes(gzip.compress(text)[:-200])  # truncated
+    output = tmp_path / "out"
+    output.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (output / ".good.csv.out.partial").symlink_to(victim)  # the old fixed temporary name
+    bigmart = Path(sys.executable).with_name("bigmart")
+    command = [str(bigmart), "transform", "--model", str(model_archive), "--input"]
+    result = subprocess.run(
+        [*command, str(source.parent), "--output", str(output), "--name", "cli-broken-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    reason = result.stderr.strip().splitlines()[-1]
+    assert reason.startswith("failure reason: 1 of 2 input object(s) failed; ")
+    assert "broken.csv.gz, line " in reason and "gzip data is truncated or corrupt" in reason
+    assert (output / "good.csv.out").read_text().splitlines() == expected(
+        model_archive, source, tmp_path
+    )
+    assert not (output / "broken.csv.gz.out").exists()
+    assert victim.read_text() == "precious\n"
+    shown = subprocess.run(
+        [str(bigmart), "jobs", "show", "cli-broken-1"], capture_output=True, text=True, timeout=60
+    )
+    record = json.loads(shown.stdout)
+    assert record["status"] == "Failed" and "broken.csv.gz, line" in record["failure_reason"]
+    report = json.loads(Path(record["artifacts"]["report"]).read_text())
+    assert [o["status"] for o in report["objects"]] == ["Failed", "Completed"]
