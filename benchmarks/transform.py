@@ -4,9 +4,11 @@ In one run: a synthetic CSV (default 1,000,000 rows, ~90 MB) goes through
 ``bigmart transform`` (the real ``serve``, SageMaker's batch semantics, MultiRecord 6 MB
 mini-batches) and through ``bigmart predict`` (in-process, no server) on the same file and
 the same model. Then the transform process's peak memory is measured for 100,000 rows and
-for the full file, to show it does not grow with the file. Run from the repository root:
+for the full file, to show it does not grow with the file, and for a small ``.csv.gz``
+holding one very long line (default 400 MB), which must be refused without being read
+whole. Run from the repository root:
 
-    .venv/bin/python -m benchmarks.transform [--rows 1000000] [--repeats 3]
+    .venv/bin/python -m benchmarks.transform [--rows 1000000] [--repeats 3] [--long-line-mb 400]
 
 Target (issue 4): >= 50,000 records/s end to end; peak memory independent of file size.
 """
@@ -14,6 +16,7 @@ Target (issue 4): >= 50,000 records/s end to end; peak memory independent of fil
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import statistics
 import subprocess
@@ -26,9 +29,10 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def bigmart(*args: str, env: dict[str, str]) -> tuple[float, int]:
+def bigmart(*args: str, env: dict[str, str], fails: bool = False) -> tuple[float, int]:
     """Run ``bigmart`` and return its wall time and the peak RSS (bytes) of that process
-    alone (sampled from /proc: the server's workers are not counted)."""
+    alone (sampled from /proc: the server's workers are not counted). ``fails``: the
+    command is expected to exit 1 (a failed job)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(BIN / "bigmart"), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -53,8 +57,10 @@ def bigmart(*args: str, env: dict[str, str]) -> tuple[float, int]:
     _, errors = process.communicate()
     done.set()
     sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"bigmart {args[0]} failed: {errors.decode()[-2000:]}")
+    if process.returncode != (1 if fails else 0):
+        raise SystemExit(
+            f"bigmart {args[0]} exited {process.returncode}: {errors.decode()[-2000:]}"
+        )
     return time.perf_counter() - started, peak
 
 
@@ -63,6 +69,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small-rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--long-line-mb", type=int, default=400)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bigmart-bench-") as scratch:
@@ -151,6 +158,28 @@ def main() -> None:
                     env=env,
                 )
                 mem_peaks.setdefault(rows, []).append(peak)
+        long_line = work / "long" / "line.csv.gz"
+        long_line.parent.mkdir()
+        with gzip.open(long_line, "wb") as handle:
+            handle.write(big.read_bytes()[:1000].rsplit(b"\n", 1)[0] + b"\n")  # header, rows
+            for _ in range(args.long_line_mb):
+                handle.write(b"x" * 1024 * 1024)
+            handle.write(b"\n")
+        long_peaks = {}
+        for mode, extra in (("in blocks", []), ("record by record", ["--join-source", "Input"])):
+            _, long_peaks[mode] = bigmart(
+                "transform",
+                "--model",
+                model,
+                "--input",
+                str(long_line),
+                "--output",
+                str(work / "long-out"),
+                *extra,
+                env=env,
+                fails=True,
+            )
+        long_size = long_line.stat().st_size / 1e6
 
     transform = statistics.median(transform_times)
     predict = statistics.median(predict_times)
@@ -168,10 +197,17 @@ def main() -> None:
         f"{big_peak / small_peak:.2f} for {args.rows / args.small_rows:.0f}x the rows)"
     )
     print(f"peak RSS with the default 6 MB mini-batches, {args.rows:,} rows: {default_peak:.0f} MB")
+    for mode, peak in long_peaks.items():
+        print(
+            f"peak RSS refusing one {args.long_line_mb} MB line ({long_size:.2f} MB .csv.gz), "
+            f"{mode}: {peak / 1e6:.0f} MB"
+        )
     print(f"target >= 50,000 records/s: {'met' if rate >= 50_000 else 'MISSED'}")
     print(
         f"target memory independent of size: {'met' if big_peak <= small_peak * 1.2 else 'MISSED'}"
     )
+    bounded = max(long_peaks.values()) / 1e6 <= default_peak * 1.2
+    print(f"target memory independent of line length: {'met' if bounded else 'MISSED'}")
 
 
 if __name__ == "__main__":
