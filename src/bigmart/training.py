@@ -22,6 +22,8 @@ from bigmart.artifact import ModelArtifact, write_model
 from bigmart.datasets import LabelledData, read_labelled
 from bigmart.hyperparameters import HyperParameters
 from bigmart.metrics import METRIC_NAMES, format_metric, json_metrics
+from bigmart.predictor import PROBE_KEY, Predictor, probe_rows
+from bigmart.schema import columns_from_records
 
 Log = Callable[[str], None]
 
@@ -86,6 +88,7 @@ def run_training(
             log(format_metric(name, metrics[name]))
 
     onnx_bytes = forest_model.to_onnx_bytes(fitted.forest)
+    featurizer_state = fitted.featurizer.to_json()
     reported = json_metrics(metrics)  # null, not NaN, for an undefined metric
     metadata = {
         "hyperparameters": hp.as_strings(),
@@ -96,9 +99,10 @@ def run_training(
         "versions": library_versions(),
         "training_seconds": round(fit_seconds, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        PROBE_KEY: probe(onnx_bytes, featurizer_state, data),
     }
     write_model(
-        ModelArtifact(onnx=onnx_bytes, featurizer=fitted.featurizer.to_json(), metadata=metadata),
+        ModelArtifact(onnx=onnx_bytes, featurizer=featurizer_state, metadata=metadata),
         model_dir,
     )
     if output_data_dir is not None:
@@ -108,6 +112,15 @@ def run_training(
         (out / "metrics.json").write_text(document + "\n")
     log(f"model built ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
     return TrainingResult(metrics=metrics, metadata=metadata)
+
+
+def probe(onnx_bytes: bytes, featurizer: dict[str, Any], data: LabelledData) -> dict[str, Any]:
+    """A few training rows and what the exported model predicts for them, so that every
+    later load can check the files still give the same answers (``Predictor``)."""
+    rows = probe_rows(data.features)
+    predictor = Predictor(ModelArtifact(onnx=onnx_bytes, featurizer=featurizer, metadata={}))
+    predictions = predictor.predict(columns_from_records(rows))
+    return {"rows": rows, "predictions": [float(value) for value in predictions]}
 
 
 def library_versions() -> dict[str, str]:
