@@ -504,7 +504,7 @@ def _read_within(source: _Input, limit: int | None) -> bytes:
             pieces.append(data)
         return b"".join(pieces)
     data = source.read(limit + 1)
-    if limit is not None and len(data) > limit:
+    if len(data) > limit:
         raise RecordFailure(
             1,
             f"the object is over MaxPayloadInMB ({limit // MIB} MB) and "
@@ -549,9 +549,13 @@ def _filtered(line: int, record: bytes, plan: Plan) -> bytes:
 
 
 def _unwritable(error: Exception) -> str:
-    if isinstance(error, orjson.JSONEncodeError):
-        return f"the record cannot be written as JSON ({error}; at most 255 levels of nesting)"
-    return describe(error)
+    if not isinstance(error, orjson.JSONEncodeError):  # a ValueError: a filter misfit
+        return describe(error)
+    if "recursion" in str(error).lower():
+        return (
+            f"the record cannot be written as JSON: it is nested deeper than 255 levels ({error})"
+        )
+    return f"the record cannot be written as JSON ({error})"
 
 
 def _too_large(plan: Plan) -> str:
@@ -591,7 +595,7 @@ def _write_answer(
         except ValueError as error:
             raise RecordFailure(batch.lines[0], f"the server's answer: {error}") from None
         _check_count(batch, len(answers))
-        records = batch.records or [None] * len(answers)
+        records: Sequence[Record | None] = batch.records or [None] * len(answers)
         for line, record, answer in zip(batch.lines, records, answers, strict=True):
             try:
                 assembled = _assemble(record, answer, kind, plan)
