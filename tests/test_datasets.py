@@ -1,5 +1,6 @@
 import gzip
 import io
+import logging
 import shutil
 from pathlib import Path
 
@@ -227,3 +228,96 @@ def test_after_a_repeated_header_errors_still_name_the_line(real_train_csv):
     for chunk_rows in (1, 3, 1000):
         error = _first_error("\n".join(lines).encode(), chunk_rows)
         assert (error.row, error.column) == (10, "Item_MRP")
+
+
+def _channel_with_two_files(tmp_path: Path) -> Path:
+    """A channel folder holding 30 + 20 rows in two real files."""
+    channel = tmp_path / "channel"
+    synth.write_csv(channel / "a.csv", 30, seed=1)
+    synth.write_csv(channel / "2013" / "b.csv", 20, seed=2)
+    return channel
+
+
+def _relative(files: list[Path], root: Path) -> list[str]:
+    return [f.relative_to(root).as_posix() for f in files]
+
+
+def test_a_link_loop_is_walked_once(tmp_path, caplog):
+    channel = _channel_with_two_files(tmp_path)
+    (channel / "2013" / "again").symlink_to("..", target_is_directory=True)
+    assert _relative(find_csv_files(channel), channel) == ["2013/b.csv", "a.csv"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bigmart.datasets"):
+        assert len(read_labelled(channel)) == 50
+    skipped = [r.getMessage() for r in caplog.records]
+    assert len(skipped) == 1 and "2013/again" in skipped[0] and "already read" in skipped[0]
+
+
+def test_a_latest_link_to_the_channel_itself_does_not_double_the_data(tmp_path, caplog):
+    channel = _channel_with_two_files(tmp_path)
+    (channel / "latest").symlink_to(".", target_is_directory=True)
+    with caplog.at_level(logging.INFO, logger="bigmart.datasets"):
+        assert len(read_labelled(channel)) == 50
+    assert sum("latest" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_second_link_to_a_file_reads_it_once_under_its_real_name(tmp_path, caplog):
+    channel = _channel_with_two_files(tmp_path)
+    (channel / "0-copy.csv").symlink_to("a.csv")
+    (channel / "2013" / "same.csv").symlink_to(channel / "2013" / "b.csv")
+    with caplog.at_level(logging.INFO, logger="bigmart.datasets"):
+        assert _relative(find_csv_files(channel), channel) == ["2013/b.csv", "a.csv"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert any("0-copy.csv" in m and "a.csv" in m for m in messages)
+
+
+def test_a_link_inside_the_data_to_a_file_outside_it_is_refused(tmp_path):
+    channel = _channel_with_two_files(tmp_path)
+    synth.write_csv(tmp_path / "elsewhere.csv", 10, seed=3)
+    (channel / "2013" / "extra.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(SchemaError) as error:
+        read_labelled(channel)
+    assert error.value.source == str(channel / "2013" / "extra.csv")
+    assert str(tmp_path / "elsewhere.csv") in error.value.reason
+    assert "outside" in error.value.reason
+
+
+def test_a_link_to_a_folder_outside_the_data_is_refused(tmp_path):
+    channel = _channel_with_two_files(tmp_path)
+    (channel / "2013" / "up").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(SchemaError, match="outside"):
+        read_labelled(channel)
+
+
+def test_a_link_to_nothing_is_refused(tmp_path):
+    channel = _channel_with_two_files(tmp_path)
+    (channel / "gone.csv").symlink_to(tmp_path / "missing.csv")
+    with pytest.raises(SchemaError, match="leads to nothing") as error:
+        read_labelled(channel)
+    assert error.value.source == str(channel / "gone.csv")
+
+
+def test_links_at_the_top_of_a_channel_may_lead_anywhere(tmp_path):
+    """The local backend links the user's file or folder into the channel instead of
+    copying it; links inside that data are held to it."""
+    data = _channel_with_two_files(tmp_path)
+    (data / "latest").symlink_to(".", target_is_directory=True)
+    synth.write_csv(tmp_path / "one.csv", 10, seed=4)
+    channel = tmp_path / "input" / "data" / "training"
+    channel.mkdir(parents=True)
+    (channel / "channel").symlink_to(data, target_is_directory=True)
+    (channel / "one.csv").symlink_to(tmp_path / "one.csv")
+    (channel / "later").symlink_to(data, target_is_directory=True)
+    assert _relative(find_csv_files(channel), channel) == [
+        "channel/2013/b.csv",
+        "channel/a.csv",
+        "one.csv",
+    ]
+    assert len(read_labelled(channel)) == 60
+
+
+def test_a_channel_folder_that_is_itself_a_link_is_read(tmp_path):
+    data = _channel_with_two_files(tmp_path)
+    (tmp_path / "link").symlink_to(data, target_is_directory=True)
+    assert len(read_labelled(tmp_path / "link")) == 50

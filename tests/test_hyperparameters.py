@@ -81,3 +81,19 @@ def test_unknown_names_are_still_refused_beside_sagemaker_keys(typo):
     with pytest.raises(HyperParameterError) as error:
         HyperParameters.from_strings({"_tuning_objective_metric": "validation:rmse", typo: "1"})
     assert f"unknown hyper-parameter(s) {typo};" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"x" * 100_000: "1"},
+        {"n_estimators": "9" * 100_000},
+        {f"name_{i}": "1" for i in range(5_000)},
+    ],
+    ids=["long-name", "long-value", "many-names"],
+)
+def test_errors_quote_input_clipped(values):
+    with pytest.raises(HyperParameterError) as error:
+        HyperParameters.from_strings(values)
+    message = str(error.value)
+    assert len(message) < 1_500 and ("…" in message or "and 4,988 more" in message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -84,11 +85,16 @@ def run_pipe_job(root: Path, stream: bytes) -> subprocess.CompletedProcess[str]:
     fifo = root / "input" / "data" / "training_0"
     fifo.parent.mkdir(parents=True)
     os.mkfifo(fifo)
-    feeder = threading.Thread(target=lambda: fifo.write_bytes(stream))
+    feeder = threading.Thread(target=_feed, args=(fifo, stream))
     feeder.start()
     result = run_train(root)
     feeder.join(timeout=10)
     return result
+
+
+def _feed(fifo: Path, stream: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):  # train stopped reading: it refused the stream
+        fifo.write_bytes(stream)
 
 
 def test_pipe_mode_reads_the_training_0_fifo(tmp_path, real_train_csv):
@@ -269,3 +275,118 @@ def test_sigterm_stops_training_with_stopped_in_the_failure_file(tmp_path, real_
     failure = (tmp_path / "output" / "failure").read_text()
     assert "stopped" in failure.splitlines()[0]
     assert list((tmp_path / "model").iterdir()) == []
+
+
+# Bounded input: a line of any length must not cost memory or fill the failure file.
+
+#: Peak RSS allowed to ``train`` while it refuses a 200 MB line: far above its own size
+#: (about 170 MB: pandas, numpy, scikit-learn), far below what reading the line whole
+#: costs (2.2 GB at commit 58de0fa). The plain file is sparse and the gzipped one is
+#: under 1 MB, so the test writes little.
+TRAIN_RSS_BOUND_MB = 400
+HUGE_LINE_BYTES = 200 << 20
+
+
+def _train_with_peak_rss(root: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``train`` from a fresh Python and return its result and peak RSS in MB; the
+    parent's own children (other tests' jobs) do not count."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "result = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stdout.write(result.stdout)\n"
+        "print('peak-rss-kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(result.returncode)\n"
+    )
+    train = Path(sys.executable).with_name("train")
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(train)],
+        env={**os.environ, "OPT_ML": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    peak_kb = int(re.findall(r"^peak-rss-kb (\d+)$", result.stdout, re.MULTILINE)[-1])
+    return result, peak_kb / 1024
+
+
+def _channel_file(root: Path, name: str) -> Path:
+    make_job(root, {}, FAST_HP)
+    (root / "input" / "config" / "inputdataconfig.json").write_text(
+        json.dumps({"training": {"TrainingInputMode": "File"}})
+    )
+    folder = root / "input" / "data" / "training"
+    folder.mkdir(parents=True)
+    return folder / name
+
+
+def test_a_20_mb_header_gives_a_small_failure_file_naming_the_file(tmp_path):
+    data = _channel_file(tmp_path, "wide.csv")
+    data.write_bytes(b"Item_Identifier," * ((20 << 20) // 16) + b"\nFDA15\n")
+    result = run_train(tmp_path)
+    first_line = _assert_failed_cleanly(tmp_path, result, "header row is longer than")
+    assert str(data) in first_line and "line 1" in first_line
+    assert (tmp_path / "output" / "failure").stat().st_size < 16_000
+    assert len(result.stdout) < 16_000
+
+
+def test_a_line_without_end_is_refused_with_bounded_memory(tmp_path, real_train_csv):
+    data = _channel_file(tmp_path, "train.csv")
+    with open(data, "wb") as handle:
+        handle.write(b"".join(real_train_csv.read_bytes().splitlines(keepends=True)[:3]))
+        handle.truncate(HUGE_LINE_BYTES)  # zeros (valid UTF-8), never a newline
+    result, peak_mb = _train_with_peak_rss(tmp_path)
+    first_line = _assert_failed_cleanly(tmp_path, result, f"{data}, line 4: the row is longer")
+    assert first_line.startswith("Bad training data: ")
+    assert peak_mb < TRAIN_RSS_BOUND_MB, f"train peaked at {peak_mb:.0f} MB"
+    assert (tmp_path / "output" / "failure").stat().st_size < 16_000
+
+
+def test_a_gzipped_line_without_end_is_refused_with_bounded_memory(tmp_path, real_train_csv):
+    data = _channel_file(tmp_path, "train.csv.gz")
+    with gzip.open(data, "wb", compresslevel=1) as handle:
+        handle.write(b"".join(real_train_csv.read_bytes().splitlines(keepends=True)[:3]))
+        for _ in range(HUGE_LINE_BYTES >> 20):
+            handle.write(b"7" * (1 << 20))
+    result, peak_mb = _train_with_peak_rss(tmp_path)
+    _assert_failed_cleanly(tmp_path, result, f"{data}, line 4: the row is longer")
+    assert peak_mb < TRAIN_RSS_BOUND_MB, f"train peaked at {peak_mb:.0f} MB"
+
+
+def test_pipe_mode_line_without_end_is_refused(tmp_path, real_train_csv):
+    head = b"".join(real_train_csv.read_bytes().splitlines(keepends=True)[:3])
+    result = run_pipe_job(tmp_path, head + b"x" * (8 << 20))
+    first_line = _assert_failed_cleanly(tmp_path, result, "training_0, line 4: the row is longer")
+    assert first_line.startswith("Bad training data: ")
+
+
+def test_any_long_message_is_clipped_in_the_failure_file(tmp_path, monkeypatch):
+    from bigmart.container import train
+    from bigmart.container.paths import OptMl
+
+    def fail(paths):
+        raise RuntimeError("boom " + "x" * (20 << 20))
+
+    monkeypatch.setattr(train, "_train", fail)
+    assert train.run(OptMl(tmp_path)) == train.EXIT_FAILED
+    failure = (tmp_path / "output" / "failure").read_text()
+    assert failure.startswith("RuntimeError: boom xxx") and "Traceback" in failure
+    assert len(failure) < 16_000
+
+
+def test_a_huge_hyperparameter_gives_a_small_failure_file(tmp_path, real_train_csv):
+    make_job(tmp_path, {"training": real_train_csv}, {"n_trees" * 100_000: "1" * 100_000})
+    result = run_train(tmp_path)
+    _assert_failed_cleanly(tmp_path, result, "unknown hyper-parameter(s) n_treesn_trees")
+    assert (tmp_path / "output" / "failure").stat().st_size < 16_000
+    assert len(result.stdout) < 16_000
+
+
+def test_a_latest_link_in_the_channel_reads_the_data_once(tmp_path, real_train_csv):
+    make_job(tmp_path, {"training": real_train_csv}, FAST_HP)
+    channel = tmp_path / "input" / "data" / "training"
+    (channel / "latest").symlink_to(".", target_is_directory=True)
+    (channel / "loop").symlink_to(channel, target_is_directory=True)
+    result = run_train(tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "read 8523 training rows from 1 file(s)" in result.stdout
+    assert sum("already read" in line for line in result.stdout.splitlines()) == 2

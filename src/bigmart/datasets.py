@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import logging
 import os
 import zlib
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from bigmart.clipping import clip, clip_list
 from bigmart.physical_lines import PhysicalLines
 from bigmart.schema import (
     FEATURES,
@@ -31,6 +33,8 @@ from bigmart.schema import (
     parse_number,
     validate_columns,
 )
+
+log = logging.getLogger(__name__)
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 DEFAULT_CHUNK_ROWS = 100_000
@@ -52,22 +56,115 @@ def find_csv_files(path: str | os.PathLike[str]) -> list[Path]:
     """The CSV files at ``path``: the file itself, or every CSV below a folder, sorted.
 
     Hidden files (``.``-prefixed, as tools leave behind) are skipped. No file is an error.
+    Each real file is read once, whatever links lead to it (see ``_FolderWalk``).
     """
     root = Path(path)
     if root.is_file() or root.is_fifo():
         return [root]
     if not root.is_dir():
         raise SchemaError("no such file or folder", source=str(root))
-    found, others = [], []
-    for folder, subfolders, names in os.walk(root, followlinks=True):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        for name in names:
-            if not name.startswith("."):
-                csv_file = name.lower().endswith(CSV_SUFFIXES)
-                (found if csv_file else others).append(Path(folder) / name)
-    if not found:
-        raise SchemaError(_no_csv_files(root, others), source=str(root))
-    return sorted(found)
+    walk = _FolderWalk(root)
+    walk.run()
+    if not walk.files:
+        raise SchemaError(_no_csv_files(root, walk.others), source=str(root))
+    return sorted(walk.files.values())
+
+
+class _FolderWalk:
+    """Every CSV file below a folder, each real file once, following links with care.
+
+    SageMaker's File mode writes S3 objects as plain files, so links are the user's doing
+    (or the local backend's, which links the user's file or folder into the channel rather
+    than copying it). A link to a file or folder already found (a loop, ``latest -> .``,
+    a second name for a file) is skipped with a log line: reading it again would weigh
+    those rows twice. A link directly in the folder may lead anywhere, since that is how
+    local data arrives; a link deeper down must stay inside the folders so reached. One
+    that leads elsewhere, or to nothing, is refused rather than skipped: it would silently
+    add or drop data, and the fix (copy the data in, or remove the link) is the user's.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[tuple[int, int], Path] = {}  # (device, inode) -> the name read
+        self.others: list[Path] = []  # files that are not CSV
+        self._bases = [Path(os.path.realpath(root))]  # where links may lead
+        self._walked: dict[tuple[int, int], Path] = {}  # folders, by (device, inode)
+        self._links: list[tuple[Path, bool]] = []  # links to follow: (link, at the top)
+
+    def run(self) -> None:
+        """Walk the real folders first, so a file is named by its own path, not a link."""
+        self._walk(self.root, top=True)
+        while self._links:
+            self._follow(*self._links.pop(0))
+
+    def _walk(self, folder: Path, *, top: bool) -> None:
+        for here, subfolders, names in os.walk(folder):  # does not follow links
+            at_top = top and here == str(folder)
+            self._walked[_identity(here)] = Path(here)
+            kept = []
+            for name in sorted(subfolders):
+                sub = Path(here, name)
+                if name.startswith("."):
+                    continue
+                if sub.is_symlink():
+                    self._links.append((sub, at_top))
+                elif _identity(sub) in self._walked:  # reached through a link before
+                    self._skip(sub, self._walked[_identity(sub)])
+                else:
+                    kept.append(name)
+            subfolders[:] = kept
+            for name in sorted(names):
+                file = Path(here, name)
+                if name.startswith("."):
+                    continue
+                if file.is_symlink():
+                    self._links.append((file, at_top))
+                else:
+                    self._add(file)
+
+    def _follow(self, link: Path, at_top: bool) -> None:
+        target = Path(os.path.realpath(link))
+        if not target.exists():
+            raise SchemaError(
+                f"a link that leads to nothing ({clip(os.readlink(link), 200)}): "
+                "remove it or make it point to the data",
+                source=str(link),
+            )
+        if not at_top and not any(target.is_relative_to(base) for base in self._bases):
+            raise SchemaError(
+                f"a link to {clip(str(target), 200)}, outside the data folder "
+                f"{clip(str(self._bases[0]), 200)}: copy what it links to into the folder, "
+                "or remove the link",
+                source=str(link),
+            )
+        if not target.is_dir():
+            self._add(link)
+        elif _identity(target) in self._walked:
+            self._skip(link, self._walked[_identity(target)])
+        else:
+            if at_top:
+                self._bases.append(target)
+            self._walk(link, top=False)
+
+    def _add(self, file: Path) -> None:
+        if not file.name.lower().endswith(CSV_SUFFIXES):
+            self.others.append(file)
+            return
+        identity = _identity(file)
+        if identity in self.files:
+            self._skip(file, self.files[identity])
+        else:
+            self.files[identity] = file
+
+    def _skip(self, path: Path, read_as: Path) -> None:
+        kind = "folder" if path.is_dir() else "file"
+        log.warning("skipping %s: the same %s as %s, already read", path, kind, read_as)
+
+
+def _identity(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """What makes a file or folder itself, whatever the path (links, hard links, mounts)."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
 
 
 def _no_csv_files(root: Path, others: list[Path]) -> str:
@@ -75,9 +172,8 @@ def _no_csv_files(root: Path, others: list[Path]) -> str:
     message = "no CSV files (*.csv or *.csv.gz) in this folder"
     if not others:
         return message
-    shown = ", ".join(str(p.relative_to(root)) for p in sorted(others)[:5])
-    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-    return f"{message}; found {shown}{more}: name the data files *.csv or *.csv.gz"
+    shown = clip_list([p.relative_to(root) for p in sorted(others)], each=80, shown=5)
+    return f"{message}; found {shown}: name the data files *.csv or *.csv.gz"
 
 
 def iter_csv_chunks(
@@ -127,10 +223,10 @@ def iter_csv_chunks(
         except pd.errors.ParserError as error:
             if lines.error is not None and lines.ended_in_quotes:
                 raise lines.error from None  # the cut at the bad byte left a quote open
-            raise SchemaError(f"malformed CSV: {error}", source=name) from None
+            raise SchemaError(f"malformed CSV: {clip(str(error), 200)}", source=name) from None
         except (gzip.BadGzipFile, zlib.error, EOFError) as error:
             raise SchemaError(
-                f"unreadable gzip data: {error or 'truncated'}", source=name
+                f"unreadable gzip data: {clip(str(error) or 'truncated', 200)}", source=name
             ) from None
 
 
@@ -239,7 +335,7 @@ def _check_header(frame: pd.DataFrame, source: str, require_target: bool) -> Non
     if missing:
         raise SchemaError(
             f"missing column(s) {', '.join(missing)} in the header row "
-            f"(found: {', '.join(map(str, frame.columns))})",
+            f"(found: {clip_list(list(frame.columns))})",
             source=source,
             row=1,
         )

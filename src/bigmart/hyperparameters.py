@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from bigmart.clipping import clip, clip_list
+
 
 class HyperParameterError(ValueError):
     """A hyper-parameter that is unknown, malformed or out of range."""
@@ -47,7 +49,7 @@ class HyperParameters:
         unknown = sorted(set(values) - set(_PARSERS))
         if unknown:
             raise HyperParameterError(
-                f"unknown hyper-parameter(s) {', '.join(unknown)}; valid: {valid_names()}"
+                f"unknown hyper-parameter(s) {clip_list(unknown)}; valid: {valid_names()}"
             )
         parsed: dict[str, Any] = {}
         for name, raw in values.items():
@@ -57,7 +59,8 @@ class HyperParameters:
                 parsed[name] = parser(text.strip())
             except (ValueError, TypeError) as error:
                 raise HyperParameterError(
-                    f"hyper-parameter {name}={text!r} is invalid: {error}; expected {rule}"
+                    f"hyper-parameter {name}={clip(text, 60)!r} is invalid: "
+                    f"{clip(str(error), 120)}; expected {rule}"
                 ) from None
         return cls(**parsed)
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from bigmart.clipping import clip
+
 TARGET = "Item_Outlet_Sales"
 
 #: The 11 feature columns, in the order of the training file.
@@ -117,7 +119,7 @@ def parse_number(value: Any, column: str, row: int, numbering: RowNumbering) -> 
             number = float(text)
         except ValueError:
             raise SchemaError(
-                f"expected a number, got {_clip(value)!r}",
+                f"expected a number, got {clip(value)!r}",
                 source=numbering.source,
                 row=row,
                 column=column,
@@ -131,7 +133,7 @@ def parse_number(value: Any, column: str, row: int, numbering: RowNumbering) -> 
         )
     if not math.isfinite(number):
         raise SchemaError(
-            f"expected a finite number, got {_clip(str(value))!r}",
+            f"expected a finite number, got {clip(str(value))!r}",
             source=numbering.source,
             row=row,
             column=column,
@@ -246,7 +248,3 @@ def _category_column(values: Sequence[Any], name: str, numbering: RowNumbering) 
         return [None if (text := value.strip()) in MISSING_TEXT else text for value in values]
     first = numbering.first_row
     return [parse_category(v, name, first + i, numbering) for i, v in enumerate(values)]
-
-
-def _clip(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

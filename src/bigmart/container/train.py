@@ -22,12 +22,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bigmart.clipping import clip, clip_list
 from bigmart.container.paths import OptMl
 from bigmart.hyperparameters import HyperParameters, sagemaker_names
 
 log = logging.getLogger("bigmart.train")
 
 EXIT_FAILED = 1
+#: SageMaker shows the first 1,024 characters of the failure file as FailureReason.
+MAX_REASON_CHARS = 1024
+#: The traceback after the reason: its lines clipped, and its end kept if it is longer.
+MAX_TRACEBACK_CHARS = 8000
 EXIT_STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 CHANNELS = ("training", "validation")
 
@@ -107,7 +112,7 @@ def read_hyperparameters(paths: OptMl) -> HyperParameters:
     document = _read_config(paths.hyperparameters)
     ignored = sagemaker_names(document)
     if ignored:
-        log.info("ignoring hyper-parameter(s) set by SageMaker: %s", ", ".join(ignored))
+        log.info("ignoring hyper-parameter(s) set by SageMaker: %s", clip_list(ignored))
     return HyperParameters.from_strings(document)
 
 
@@ -122,12 +127,12 @@ def read_channels(paths: OptMl) -> dict[str, Channel]:
     else:
         config = {name: {} for name in CHANNELS if paths.channel(name).exists()}
     if "training" not in config:
-        listed = ", ".join(sorted(config)) or "none"
+        listed = clip_list(sorted(config)) or "none"
         raise ContractError(
             f"The 'training' channel is required but inputdataconfig.json lists: {listed}."
         )
     for name in sorted(set(config) - set(CHANNELS)):
-        log.warning("ignoring channel %r: this algorithm reads only %s", name, CHANNELS)
+        log.warning("ignoring channel %r: this algorithm reads only %s", clip(name), CHANNELS)
     channels = {}
     for name in CHANNELS:
         if name not in config:
@@ -135,7 +140,9 @@ def read_channels(paths: OptMl) -> dict[str, Channel]:
         settings = config[name] if isinstance(config[name], Mapping) else {}
         mode = settings.get("TrainingInputMode", "File")
         if mode not in ("File", "FastFile", "Pipe"):
-            raise ContractError(f"Channel {name!r}: TrainingInputMode {mode!r} is not supported.")
+            raise ContractError(
+                f"Channel {name!r}: TrainingInputMode {clip(str(mode))!r} is not supported."
+            )
         path = paths.channel(name)
         if mode == "Pipe":
             path = path.with_name(f"{name}_0")
@@ -154,7 +161,7 @@ def check_single_host(paths: OptMl) -> None:
     if isinstance(hosts, list) and len(hosts) > 1:
         raise ContractError(
             f"This algorithm trains on one instance, but the job has {len(hosts)} hosts "
-            f"({', '.join(map(str, hosts))}); set InstanceCount to 1."
+            f"({clip_list(hosts)}); set InstanceCount to 1."
         )
 
 
@@ -192,10 +199,20 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _write_failure(paths: OptMl, reason: str) -> None:
-    """The reason first (SageMaker shows the first 1,024 characters), then the traceback."""
+    """The reason first (SageMaker shows the first 1,024 characters), then the traceback;
+    both clipped, so input quoted in a message cannot make the file large."""
+    reason = clip(reason, MAX_REASON_CHARS)
     log.error("training failed: %s", reason)
     paths.output.mkdir(parents=True, exist_ok=True)
-    paths.failure.write_text(f"{reason}\n\n{traceback.format_exc()}")
+    paths.failure.write_text(f"{reason}\n\n{_clipped_traceback()}")
+
+
+def _clipped_traceback() -> str:
+    lines = [clip(line, 500) for line in traceback.format_exc().splitlines()]
+    text = "\n".join(lines) + "\n"
+    if len(text) <= MAX_TRACEBACK_CHARS:
+        return text
+    return "… (the start of the traceback is left out)\n" + text[-MAX_TRACEBACK_CHARS:]
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
