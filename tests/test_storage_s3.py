@@ -12,9 +12,12 @@ from pathlib import Path
 import boto3
 import pytest
 
+from answering_server import answering_server
 from aws_server import moto_server
 from bigmart import synth
 from bigmart.workflow import storage
+from bigmart.workflow.options import TransformOptions
+from bigmart.workflow.transform import Plan, transform_objects
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 
@@ -121,3 +124,27 @@ def test_train_from_s3_to_s3_then_transform_s3_to_s3(s3, real_train_csv):
         body == client.get_object(Bucket=bucket, Key="predictions/deep/b.csv.gz.out")["Body"].read()
     )
     assert io.BytesIO(body).read(1).isdigit()
+
+
+@pytest.mark.parametrize("options", [{"join_source": "Input"}, {"batch_strategy": "SingleRecord"}])
+def test_records_of_an_s3_object_are_its_lines_record_by_record(s3, tmp_path, options):
+    """A plain S3 object read record by record is split at line ends (iterating boto3's
+    stream yields 1 KB chunks, not lines)."""
+    client, bucket = s3
+    rows = synth.csv_text(100, 4, with_target=False).splitlines()[1:]  # ~9 KB, no header
+    client.put_object(Bucket=bucket, Key="in/rows.csv", Body=("\n".join(rows) + "\n").encode())
+    plan = Plan.resolve(TransformOptions(**options), {})
+    with answering_server() as port:
+        outcomes = transform_objects(
+            storage.list_objects(f"s3://{bucket}/in/"),
+            f"s3://{bucket}/out/",
+            plan,
+            port,
+            echo=lambda _: None,
+        )
+    assert [(o.status, o.records) for o in outcomes] == [("Completed", 100)], outcomes
+    written = client.get_object(Bucket=bucket, Key="out/rows.csv.out")["Body"].read().decode()
+    if "join_source" in options:
+        assert written.splitlines() == [f"{row},1.0" for row in rows]
+    else:
+        assert written.splitlines() == ["1.0"] * 100
