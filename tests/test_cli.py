@@ -5,13 +5,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
+import resource
+import signal
+import stat
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bigmart import synth
 from bigmart.datasets import iter_csv_chunks
@@ -242,3 +247,157 @@ def test_synthetic_target_is_learnable(tmp_path):
         data, tmp_path / "m", log=lambda _: None, hyperparameters=HyperParameters(n_estimators=30)
     )
     assert result.metrics["validation:r2"] > 0.5
+
+
+# -- a bad model or a full disk is one line, never a traceback (issue 10, items 3 and 6) --
+
+
+def _small_input(tmp_path: Path, real_test_csv: Path, rows: int = 5) -> Path:
+    path = tmp_path / "input.csv"
+    path.write_bytes(b"".join(real_test_csv.read_bytes().splitlines(keepends=True)[: rows + 1]))
+    return path
+
+
+def _bad_model(kind: str, tmp_path: Path, trained_model: Path) -> tuple[Path, str]:
+    """A model of the given kind of badness, and what the one line must say about it."""
+    from bigmart.artifact import pack, read_model, write_model
+
+    if kind == "missing":
+        return tmp_path / "no-such-model", "is neither a folder nor a file"
+    if kind == "corrupt":
+        archive = pack(trained_model, tmp_path / "model.tar.gz")
+        data = archive.read_bytes()
+        archive.write_bytes(data[:200] + bytes(b ^ 0xFF for b in data[200:2000]) + data[2000:])
+        return archive, "not a readable model archive"
+    if kind == "truncated":
+        archive = pack(trained_model, tmp_path / "model.tar.gz")
+        archive.write_bytes(archive.read_bytes()[:-5000])
+        return archive, "not a readable model archive"
+    if kind == "tampered":
+        artifact = read_model(trained_model)
+        artifact.featurizer["state"]["categories_"]["Outlet_Type"].reverse()
+        write_model(artifact, tmp_path / "model")  # checksums recomputed: only the probe sees
+        return tmp_path / "model", "self-check failed"
+    assert kind == "symlink"
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        link = tarfile.TarInfo("model.onnx")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    return archive, "member 'model.onnx' is a symlink"
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated", "tampered", "symlink"])
+def test_predict_with_a_bad_model_is_one_line(tmp_path, trained_model, real_test_csv, kind):
+    model, says = _bad_model(kind, tmp_path, trained_model)
+    output = tmp_path / "out" / "predictions.csv"
+    result = bigmart(
+        "predict",
+        "--model",
+        str(model),
+        "--input",
+        str(_small_input(tmp_path, real_test_csv)),
+        "--output",
+        str(output),
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("bigmart: error: --model: ") and says in result.stderr, (
+        result.stderr
+    )
+    assert not output.exists()
+
+
+def _file_size_limit(limit: int):  # type: ignore[no-untyped-def]
+    """For a child process: files may not grow past ``limit`` bytes, and a write that
+    would fails with EFBIG rather than killing the process, as a full disk fails a write."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_predict_to_a_full_disk_is_one_line_naming_the_output(
+    tmp_path, trained_model, real_test_csv
+):
+    output = tmp_path / "out" / "predictions.csv"
+    result = subprocess.run(
+        [
+            BIGMART,
+            "predict",
+            "--model",
+            str(trained_model),  # a folder: nothing is unpacked, the output is the only write
+            "--input",
+            str(real_test_csv),
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=_file_size_limit(4096),
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f"bigmart: error: cannot write --output {str(output)!r}: File too large\n"
+    )
+    assert list(output.parent.iterdir()) == []  # no output, no temporary file left
+
+
+def test_predict_when_the_disk_fills_says_so_in_one_line(
+    tmp_path, trained_model, real_test_csv, monkeypatch, capsys
+):
+    import contextlib
+    import errno
+
+    from bigmart import batch_predict, cli
+
+    class FullDisk:
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    @contextlib.contextmanager
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        yield FullDisk()
+
+    monkeypatch.setattr(batch_predict, "replacing", full)
+    output = tmp_path / "predictions.csv"
+    with pytest.raises(SystemExit) as exited:
+        cli.main(
+            [
+                "predict",
+                "--model",
+                str(trained_model),
+                "--input",
+                str(_small_input(tmp_path, real_test_csv)),
+                "--output",
+                str(output),
+            ]
+        )
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        f"bigmart: error: cannot write --output {str(output)!r}: No space left on device\n"
+    )
+
+
+def test_predict_refuses_an_output_that_is_not_a_regular_file(tmp_path, real_test_csv):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # replacing it by a rename would destroy it (as it would /dev/full)
+    result = bigmart(
+        "predict", "--model", "m", "--input", str(real_test_csv), "--output", str(pipe)
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"bigmart: error: --output {str(pipe)!r} is not a regular file (a device or a "
+        "pipe?); give the path of the CSV file to write\n"
+    )
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+def test_an_unhandled_file_error_is_one_line_naming_the_file(tmp_path):
+    result = bigmart("synth", "--rows", "10", "--output", "/proc/no-such-folder/rows.csv")
+    assert result.returncode == 1
+    assert result.stderr == "bigmart: error: '/proc/no-such-folder': No such file or directory\n"

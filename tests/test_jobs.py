@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.workflow.jobs import JobStore
+from bigmart.workflow.jobs import JobStore, JobStoreError
 
 
 def _writer(home: str, worker: int, count: int) -> None:
@@ -41,3 +41,64 @@ def test_names_are_unique_and_records_round_trip(tmp_path):
     assert record.parameters == {"hp": {"n_estimators": "5"}}
     assert record.as_dict()["failure_reason"] == "Bad training data: x"
     assert store.get("missing") is None
+
+
+# -- a full disk under $BIGMART_HOME is one line, never a traceback (issue 10, item 6) ----
+
+
+def test_a_full_database_raises_one_line_naming_it(tmp_path, monkeypatch):
+    import sqlite3
+
+    from bigmart.workflow import jobs
+
+    store = JobStore(tmp_path)
+    store.create("first", "training", {}, "InProgress")
+    connect = sqlite3.connect
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # SQLite's own "disk full" (SQLITE_FULL): the database may not grow by a page.
+        connection = connect(*args, **kwargs)
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count={pages}")
+        return connection
+
+    monkeypatch.setattr(jobs.sqlite3, "connect", full)
+    with pytest.raises(JobStoreError) as caught:
+        for index in range(1000):
+            store.create(f"job-{index}", "training", {"padding": "x" * 4000}, "InProgress")
+    message = str(caught.value)
+    assert message.startswith(f"job store {str(tmp_path / 'jobs.db')!r}: database or disk is full")
+    assert "\n" not in message
+    with pytest.raises(ValueError, match="already exists"):  # a broken constraint stays itself
+        store.create("first", "training", {}, "InProgress")
+
+
+def test_a_state_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(JobStoreError, match=r"cannot create the state folder .* set BIGMART_HOME"):
+        JobStore(tmp_path / "file" / "home")
+
+
+def test_bigmart_with_its_state_folder_on_a_full_disk_prints_one_line(tmp_path):
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def no_room() -> None:  # writes fail (EFBIG) as on a full disk, without root or tmpfs
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    home = tmp_path / "home"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("bigmart")), "jobs"],
+        env={**os.environ, "BIGMART_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=no_room,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"bigmart: error: job store {str(home / 'jobs.db')!r}: ")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr

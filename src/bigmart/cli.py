@@ -1,4 +1,9 @@
-"""The ``bigmart`` command: SageMaker-style jobs and endpoints, locally or on AWS."""
+"""The ``bigmart`` command: SageMaker-style jobs and endpoints, locally or on AWS.
+
+Exit codes: 0 done; 1 a job failed, or a file or the job store could not be read or written
+(a full disk: one line naming the file and the reason); 2 a usage error or a refused input;
+130 interrupted; 141 the reader of stdout went away.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from bigmart.commands import (
 )
 from bigmart.hyperparameters import HyperParameterError
 from bigmart.schema import SchemaError
+from bigmart.workflow.jobs import JobStoreError
 
 COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image)
 
@@ -39,7 +45,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         # stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 141
+    except JobStoreError as error:
+        print(f"bigmart: error: {error}", file=sys.stderr)
+        code = 1
+    except OSError as error:
+        # The last resort for a file or disk error no command handled where it happened
+        # (ENOSPC, EACCES, EIO...): one line naming the file, not a traceback.
+        print(f"bigmart: error: {describe_os_error(error)}", file=sys.stderr)
+        code = 1
     sys.exit(code)
+
+
+def describe_os_error(error: OSError) -> str:
+    """``path: reason`` (both paths for a rename), as far as the error knows them."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is None:
+        return reason
+    names = repr(os.fsdecode(error.filename))
+    if error.filename2 is not None:
+        names += f" -> {os.fsdecode(error.filename2)!r}"
+    return f"{names}: {reason}"
 
 
 def build_parser() -> argparse.ArgumentParser:

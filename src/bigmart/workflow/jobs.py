@@ -2,7 +2,8 @@
 
 The database lives in the state folder (``$BIGMART_HOME``, default ``~/.bigmart``). WAL
 mode and a busy timeout let several jobs write at once without corrupting it or failing:
-each change is one short transaction.
+each change is one short transaction. A store that cannot be written (a full disk, a
+read-only folder) raises ``JobStoreError``, one line naming the database and the reason.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     failure_reason TEXT
 )
 """
+
+
+class JobStoreError(RuntimeError):
+    """The job database cannot be read or written (a full disk, a read-only folder)."""
 
 
 @dataclass
@@ -72,20 +77,41 @@ class JobStore:
 
     def __init__(self, home: Path | None = None) -> None:
         self.home = home or state_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "jobs.db"
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise JobStoreError(
+                f"cannot create the state folder {str(self.home)!r} ({error.strerror}); "
+                "set BIGMART_HOME to a writable folder"
+            ) from None
         with self._connection() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(SCHEMA)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """One connection; an SQLite failure other than a broken constraint (a full
+        disk, an I/O error, a read-only or corrupt database) becomes ``JobStoreError``."""
+        try:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as error:
+            raise self._error(error) from None
         try:
             connection.execute("PRAGMA busy_timeout=30000")
             yield connection
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise self._error(error) from None
         finally:
             connection.close()
+
+    def _error(self, error: sqlite3.Error) -> JobStoreError:
+        return JobStoreError(
+            f"job store {str(self.path)!r}: {error} (free space under {str(self.home)!r}, "
+            "or set BIGMART_HOME to another folder)"
+        )
 
     def create(
         self,
