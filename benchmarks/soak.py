@@ -86,6 +86,7 @@ HUGE_HEAD_EVERY_S = 2.0
 MALFORMED_PER_S = 5.0
 SLOWLORIS_BYTE_EVERY_S = 1.0
 RETRY_PAUSE_S = 1.0  # before a hostile slot opens its next connection
+IDLE_REOPEN_S = 5.0  # an idle connection the server closed is reopened after this
 RSS_EVERY_S = 2.0
 RSS_WINDOW_S = 10.0
 PROGRESS_EVERY_S = 60.0
@@ -318,6 +319,7 @@ class Soak:
         self.windows = [Window("warm-up")]
         self.rss: list[RssSample] = []
         self.pending: set[asyncio.Task[None]] = set()
+        self.stopping = False
 
     @property
     def now(self) -> Window:
@@ -334,7 +336,7 @@ class Soak:
         connection = Connection(self.port)
         turn = index
         next_at = loop.time() + period * index / self.args.clients
-        while True:
+        while not self.stopping:
             await asyncio.sleep(max(next_at - loop.time(), 0))
             next_at = max(next_at + period, loop.time())  # late: carry on, do not burst
             good = self.good[turn % len(self.good)]
@@ -364,7 +366,7 @@ class Soak:
     async def prober(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
+        while not self.stopping:
             await asyncio.sleep(max(next_at - loop.time(), 0))
             next_at += PING_EVERY_S
             # Its own task: a slow ping must not delay the next one.
@@ -454,7 +456,7 @@ class Soak:
 
         async def slot(index: int) -> None:
             await asyncio.sleep(index * 0.1)
-            while True:
+            while not self.stopping:
                 await self.attempt(kind, send, hold)
                 await asyncio.sleep(RETRY_PAUSE_S)
 
@@ -473,14 +475,14 @@ class Soak:
             writer.write(end)
             await writer.drain()
 
-        while True:
+        while not self.stopping:
             await self.attempt("huge-head", send, ANSWER_TIMEOUT_S)
             await asyncio.sleep(HUGE_HEAD_EVERY_S)
 
     async def malformed_bodies(self) -> None:
         connection = Connection(self.port)
         turn = 0
-        while True:
+        while not self.stopping:
             await asyncio.sleep(1 / MALFORMED_PER_S)
             kind, request = self.malformed[turn % len(self.malformed)]
             turn += 1
@@ -509,10 +511,10 @@ class Soak:
 
         async def slot(index: int) -> None:
             await asyncio.sleep(index * 0.02)
-            while True:
+            while not self.stopping:
                 # Held until the server closes it: the run's end stops the wait.
                 await self.attempt("idle", send, math.inf)
-                await asyncio.sleep(RETRY_PAUSE_S)
+                await asyncio.sleep(IDLE_REOPEN_S)
 
         await asyncio.gather(*(slot(i) for i in range(self.args.idle)))
 
@@ -520,7 +522,7 @@ class Soak:
 
     async def sample_rss(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self.stopping:
             pids = await loop.run_in_executor(None, worker_pids_rss, self.server.process.pid)
             self.rss.append(RssSample(loop.time(), pids))
             await asyncio.sleep(RSS_EVERY_S)
@@ -536,10 +538,11 @@ class Soak:
             return dict(self.rss[-1].mb)
         return {pid: statistics.median(values) for pid, values in sorted(by_pid.items())}
 
-    def spawn(self, coroutine: Awaitable[None]) -> None:
+    def spawn(self, coroutine: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
+        return task
 
     async def run(self) -> tuple[dict[int, float], dict[int, float]]:
         """Drive everything; return the per-worker RSS at the start and at the end."""
@@ -547,8 +550,7 @@ class Soak:
         drivers = [self.sample_rss(), self.prober(), self.huge_heads(), self.malformed_bodies()]
         drivers += [self.good_client(i) for i in range(self.args.clients)]
         drivers += [self.stalled_bodies(), self.slowloris(), self.idle_connections()]
-        running = [asyncio.ensure_future(driver) for driver in drivers]
-        self.pending.update(running)
+        running = [self.spawn(driver) for driver in drivers]
         try:
             await asyncio.sleep(self.args.warmup)
             rss_start = self.rss_around(loop.time())
@@ -567,9 +569,13 @@ class Soak:
             check_running(running)
             rss_end = self.rss_around(loop.time())
         finally:
-            for task in list(self.pending):
-                task.cancel()
-            await asyncio.gather(*self.pending, return_exceptions=True)
+            # Cancel until every task has ended: on Python 3.11 ``wait_for`` can swallow a
+            # cancellation that races its inner future, and the loops also check ``stopping``.
+            self.stopping = True
+            while self.pending:
+                for task in list(self.pending):
+                    task.cancel()
+                await asyncio.wait(list(self.pending), timeout=1.0)
         return rss_start, rss_end
 
     def progress(self) -> None:
