@@ -101,10 +101,10 @@ class WorkerGuard:
         stalled = lag if lag > LAG_TOLERANCE else 0.0
         step = now - self.last_sweep - stalled
         self.last_sweep = now
+        loop.call_later(self.interval, self.sweep, loop, connections)  # first: whatever happens
         for connection in list(connections):
             if isinstance(connection, GuardedHttpToolsProtocol):
                 connection.check_deadline(now, stalled, step)
-        loop.call_later(self.interval, self.sweep, loop, connections)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -251,9 +251,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     return int(value)
                 except ValueError:
                     return 0  # the app answers 400
-            if name == b"transfer-encoding":
-                limit = self.guard.max_body_bytes
-                return limit if limit is not None else self.guard.limits.body_buffer_bytes
+            if name == b"transfer-encoding":  # size unknown: assume the payload limit
+                limit = self.guard.max_body_bytes  # (unlimited in batch: a quarter budget)
+                return limit if limit is not None else self.guard.limits.body_buffer_bytes // 4
         return 0
 
     def _make_room(self) -> None:
