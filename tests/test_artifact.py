@@ -336,3 +336,12 @@ def test_sagemaker_style_archives_are_accepted(tmp_path, trained_model):
         archive = _archive(tmp_path / f"{tar_format}.tar.gz", _files_of(trained_model), tar_format)
         with opened_model(archive) as folder:
             assert sorted(p.name for p in folder.iterdir()) == sorted(MEMBER_NAMES)
+
+
+def test_a_model_too_big_for_an_archive_is_never_written(tmp_path, monkeypatch):
+    import bigmart.artifact as artifact
+
+    monkeypatch.setitem(artifact.MEMBER_LIMITS, "model.onnx", 10)
+    with pytest.raises(ArtifactError, match=r"model\.onnx would be .* train a smaller forest"):
+        write_model(ModelArtifact(onnx=b"x" * 11, featurizer={}, metadata={}), tmp_path / "m")
+    assert list((tmp_path / "m").iterdir()) == []
