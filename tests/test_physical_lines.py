@@ -136,3 +136,45 @@ def test_the_list_of_found_columns_in_a_bad_header_is_clipped(tmp_path, real_tra
     message = str(error.value)
     assert "missing column(s)" in message and "column_00000" in message
     assert len(message) < 1200 and "and 3,988 more" in message
+
+
+def _outcome(data: bytes) -> tuple[int, int | None, str | None]:
+    """Rows read, or the line and the start of the error."""
+    rows = 0
+    try:
+        for _, target in iter_csv_chunks(io.BytesIO(data), require_target=True, source="s"):
+            rows += len(target)
+    except SchemaError as error:
+        # The rows before an error are not always read: pandas stops at a quote the
+        # stream leaves open.
+        return -1, error.row, error.reason.split(" bytes")[0]
+    return rows, None, None
+
+
+@pytest.mark.parametrize("block", [1, 5, 64, 1000])
+def test_limits_and_line_numbers_do_not_depend_on_where_blocks_end(
+    real_train_csv, monkeypatch, block
+):
+    """Small blocks and limits put block ends inside quoted, blank and over-long lines."""
+    header, *rows = real_train_csv.read_bytes().splitlines(keepends=True)[:12]
+    assert b"Low Fat" in rows[0] and b"Low Fat" in rows[2]
+    quoted = rows[0].replace(b"Low Fat", b'"Low\n\nFat"')  # 3 lines
+    long_quoted = rows[2].replace(b"Low Fat", b'"Low' + b"\n  x" * 200 + b' Fat"')
+    long_line = b"FDA15" + b"x" * 600 + rows[3]
+    cases = {
+        "fits": header + rows[0] + b"\n  \n" + quoted + rows[4] + b" \n" + rows[5],
+        "quoted too long": header + rows[1] + b"\n" + quoted + long_quoted + rows[4],
+        "line too long": header + quoted + b"\n\n" + long_line + rows[4],
+        "header too long": header.replace(b"Item_MRP", b"Item_MRP" + b"_" * 300) + rows[0],
+    }
+    expected = {
+        "fits": (4, None, None),
+        "quoted too long": (-1, 7, "the row is longer than 500"),
+        "line too long": (-1, 7, "the row is longer than 500"),
+        "header too long": (-1, 1, "the header row is longer than 250"),
+    }
+    monkeypatch.setattr("bigmart.physical_lines.MAX_RECORD_BYTES", 500)
+    monkeypatch.setattr("bigmart.physical_lines.MAX_HEADER_BYTES", 250)
+    monkeypatch.setattr("bigmart.physical_lines.BLOCK_BYTES", block)
+    for name, data in cases.items():
+        assert _outcome(data) == expected[name], name
