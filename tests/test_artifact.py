@@ -52,6 +52,29 @@ def test_round_trip(tmp_path, trained_model):
     assert again.onnx == artifact.onnx and again.featurizer == artifact.featurizer
 
 
+def test_a_link_at_the_old_fixed_temporary_names_is_never_followed(tmp_path, trained_model):
+    """Model files and the archive were written through fixed ``.<name>.partial`` names: a
+    link planted there had its target overwritten (issue 10, item 9)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    folder, archive = tmp_path / "model", tmp_path / "out" / "model.tar.gz"
+    folder.mkdir()
+    archive.parent.mkdir()
+    planted = [folder / f".{name}.partial" for name in MEMBER_NAMES]
+    planted.append(archive.with_name(".model.tar.gz.partial"))
+    for link in planted:
+        link.symlink_to(victim)
+    write_model(read_model(trained_model), folder)
+    pack(trained_model, archive)
+    assert victim.read_text() == "keep me"
+    assert all(link.is_symlink() for link in planted)
+    read_model(folder)
+    with opened_model(archive) as unpacked:
+        assert read_model(unpacked).onnx == read_model(trained_model).onnx
+    leftovers = [p.name for p in [*folder.iterdir(), *archive.parent.iterdir()]]
+    assert sorted(n for n in leftovers if n.endswith(".partial")) == sorted(p.name for p in planted)
+
+
 def _copy(trained_model: Path, tmp_path: Path) -> Path:
     target = tmp_path / "model"
     write_model(read_model(trained_model), target)

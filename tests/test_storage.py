@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bigmart import files
 from bigmart.workflow import storage
 
 
@@ -105,7 +106,7 @@ def test_a_failed_write_leaves_nothing_and_keeps_the_old_output(tmp_path):
 def test_a_published_file_has_the_permissions_open_would_give(tmp_path):
     previous = os.umask(0o027)
     try:
-        storage._new_file_mode.cache_clear()
+        files._new_file_mode.cache_clear()
         target = tmp_path / "a.csv.out"
         write_with_open_write(target, b"x\n")
         plain = tmp_path / "plain"
@@ -113,4 +114,4 @@ def test_a_published_file_has_the_permissions_open_would_give(tmp_path):
         assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
     finally:
         os.umask(previous)
-        storage._new_file_mode.cache_clear()
+        files._new_file_mode.cache_clear()

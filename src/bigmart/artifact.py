@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from bigmart.files import replacing
+
 FORMAT = "bigmart-model/1"
 ONNX_FILE = "model.onnx"
 FEATURIZER_FILE = "featurizer.json"
@@ -158,11 +160,12 @@ def pack(model_dir: str | os.PathLike[str], archive: str | os.PathLike[str]) -> 
     """Tar and gzip a folder's files flat, as SageMaker packs ``/opt/ml/model``."""
     folder, destination = Path(model_dir), Path(archive)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
-    with tarfile.open(partial, "w:gz") as tar:
+    with (
+        replacing(destination, durable=True) as handle,
+        tarfile.open(fileobj=handle, mode="w:gz") as tar,
+    ):
         for path in sorted(folder.rglob("*")):
             tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
-    partial.replace(destination)
     return destination
 
 
@@ -417,12 +420,8 @@ def _clip(text: str, limit: int = 120) -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "wb") as handle:
+    with replacing(path, durable=True) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
 
 
 def _read_bounded(path: Path, limit: int) -> bytes:

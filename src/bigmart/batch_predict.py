@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bigmart.artifact import opened_model
 from bigmart.datasets import iter_csv_chunks
+from bigmart.files import replacing
 from bigmart.predictor import Predictor, format_predictions
-from bigmart.workflow.storage import replacing
 
 
 def predict_csv(

@@ -11,7 +11,6 @@ finish wins, whole) and a link planted there is never followed.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
+
+from bigmart.files import replacing
 
 S3_SCHEME = "s3://"
 #: Multipart above this size; boto3 uploads parts in parallel threads.
@@ -149,47 +150,6 @@ def open_write(location: str) -> Iterator[IO[bytes]]:
         return
     with replacing(location) as handle:
         yield handle
-
-
-@contextmanager
-def replacing(
-    location: str | os.PathLike[str], mode: str = "wb", **open_args: Any
-) -> Iterator[IO[Any]]:
-    """A new local file that replaces ``location`` (``os.replace``) only if the block
-    completes; on an exception it is removed and ``location`` is left as it was.
-
-    The file is created with O_EXCL under a unique hidden name in the target's folder
-    (``.<name>.<random>.partial``, skipped when a folder is listed as input), never a fixed
-    name, and is given the permissions a plain ``open`` would.
-    """
-    target = Path(location)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{target.name[:200]}.", suffix=".partial", dir=target.parent
-    )
-    try:
-        with open(descriptor, mode, **open_args) as handle:
-            os.fchmod(descriptor, _new_file_mode())
-            yield handle
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-@cache
-def _new_file_mode() -> int:
-    """The mode ``open`` gives a new file (0o666 less the umask); mkstemp's is 0o600."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)  # no /proc: read the umask by setting it back at once
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def upload_file(path: str | os.PathLike[str], location: str) -> None:
