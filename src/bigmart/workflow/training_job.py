@@ -78,7 +78,10 @@ def prepare_job(
         source = source.resolve()
         target = folder / source.name
         if copy_data and source.is_dir():
-            shutil.copytree(source, target)
+            # Links are copied as links: followed, a loop (``latest -> .``) would recurse
+            # without end here; inside the container ``train`` reads each real file once
+            # and refuses a link that leads out of the data (it dangles there).
+            shutil.copytree(source, target, symlinks=True)
         elif copy_data:
             shutil.copyfile(source, target)
         else:
