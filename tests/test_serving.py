@@ -239,6 +239,34 @@ def test_413_is_decided_from_content_length_before_the_body_is_sent(server):
     assert server.invoke(FEATURE_LINE.encode()).status == 200
 
 
+def test_a_client_still_sending_its_over_limit_body_reads_the_413(server):
+    """The 413 for a declared size used to be followed by a close with the body unread:
+    the kernel then resets the connection, and a client still sending (as most do) lost
+    the answer (a BrokenPipe or reset instead of 413). Now the refusal lingers."""
+    piece = (FEATURE_LINE + "\n").encode() * 2000  # ~180 KB
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+            b"X-Amzn-SageMaker-Custom-Attributes: trace=7\r\n"
+            b"Content-Length: 7340032\r\n\r\n" + piece
+        )
+        time.sleep(0.3)  # the server has answered by now; the client goes on sending
+        for _ in range(4):
+            raw.sendall(piece)
+        answer = read_until_closed(raw)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"x-amzn-sagemaker-custom-attributes: trace=7" in answer.lower()
+    assert b"6 MB payload limit" in answer
+    assert server.invoke(FEATURE_LINE.encode()).status == 200
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    chunks = []
+    while chunk := connection.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def test_chunked_body_over_the_limit_is_413(server):
     def chunks():
         line = (FEATURE_LINE + "\n").encode() * 1000

@@ -26,7 +26,7 @@ from bigmart.codecs import (
     decode_batch_records,
     encode_after_header,
 )
-from bigmart.container.environment import ServingSettings
+from bigmart.container.environment import CUSTOM_ATTRIBUTES, ServingSettings, payload_too_large
 from bigmart.predictor import Predictor
 from bigmart.schema import SchemaError
 
@@ -35,7 +35,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 log = logging.getLogger("bigmart.serve")
 
@@ -134,10 +133,7 @@ class InferenceApp:
             await _error(
                 send,
                 413,
-                {
-                    "error": f"the request body is over the {self.settings.max_payload_mb} MB "
-                    "payload limit; send fewer rows per request"
-                },
+                {"error": payload_too_large(limit or 0)},
                 echo,
                 close=True,
             )

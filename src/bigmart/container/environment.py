@@ -59,6 +59,18 @@ class ConnectionLimits:
         )
 
 
+#: SageMaker's CustomAttributes request header, echoed on every answer.
+CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
+
+
+def payload_too_large(limit_bytes: int) -> str:
+    """The 413 message, one wording whether the size was declared or found while reading."""
+    return (
+        f"the request body is over the {limit_bytes // MIB} MB payload limit; "
+        "send fewer rows per request"
+    )
+
+
 @dataclass(frozen=True)
 class ServingSettings:
     """Bind address, workers, timeout and payload limit of one ``serve`` process tree."""

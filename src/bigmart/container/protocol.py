@@ -32,7 +32,11 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from bigmart.container.environment import ConnectionLimits
+from bigmart.container.environment import (
+    CUSTOM_ATTRIBUTES,
+    ConnectionLimits,
+    payload_too_large,
+)
 
 IDLE, HEAD, BODY, BUSY, DRAINING = range(5)
 #: Bodies under this size never wait for the body budget: they fit in one or two reads,
@@ -163,18 +167,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.phase == DRAINING:
             return
         size = self._declared_body_size()
+        limit = self.guard.max_body_bytes
+        if limit is not None and size > limit:
+            # Answered here, not by the app: the refusal lingers, reading what the client
+            # still sends, so its 413 is not destroyed by a reset (closing with unread data).
+            self.cycle = self._refuse(413, payload_too_large(limit), echo=CUSTOM_ATTRIBUTES)
+            return
         if size >= SMALL_BODY:
-            limit = self.guard.max_body_bytes
-            if limit is None or size <= limit:  # else the app answers 413 unread
-                if not self.guard.reserve(size):
-                    self.cycle = self._refuse(
-                        503,
-                        "the server is receiving too many request bodies at once; "
-                        f"retry in {RETRY_AFTER_SECONDS} s",
-                        retry_after=True,
-                    )
-                    return
-                self.reserved = size
+            if not self.guard.reserve(size):
+                self.cycle = self._refuse(
+                    503,
+                    "the server is receiving too many request bodies at once; "
+                    f"retry in {RETRY_AFTER_SECONDS} s",
+                    retry_after=True,
+                )
+                return
+            self.reserved = size
         self.phase = BODY
         self.since = self.loop.time()
         self.received = self.heard = 0
@@ -275,7 +283,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         else:
             victim._refuse(503, "the server is at its connection limit", retry_after=True)
 
-    def _refuse(self, status: int, reason: str, *, retry_after: bool = False) -> _AnsweredCycle:
+    def _refuse(
+        self, status: int, reason: str, *, retry_after: bool = False, echo: bytes | None = None
+    ) -> _AnsweredCycle:
         """Answer ``status`` and close, if no other response is on this connection;
         returns the stand-in for the refused request's cycle."""
         cycle = self.cycle
@@ -303,6 +313,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         ]
         if retry_after:
             head.append(b"retry-after: %d\r\n" % RETRY_AFTER_SECONDS)
+        if echo is not None:  # e.g. SageMaker's CustomAttributes, as the app echoes it
+            head.extend(
+                b"%s: %s\r\n" % (name, value) for name, value in self.headers if name == echo
+            )
         self.transport.write(b"".join([*head, b"\r\n", body]))
         self._linger()
         return ANSWERED
