@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 a job failed, or a file or the job store could not be read or written
 (a full disk: one line naming the file and the reason); 2 a usage error or a refused input;
-130 interrupted; 141 the reader of stdout went away.
+130 interrupted (Ctrl-C); 143 / 129 stopped by SIGTERM / SIGHUP (the job or endpoint is
+recorded Stopped or Failed and its server stopped first); 141 the reader of stdout went away.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bigmart.commands import (
     train,
     transform,
 )
+from bigmart.commands.common import Terminated
 from bigmart.hyperparameters import HyperParameterError
 from bigmart.schema import SchemaError
 from bigmart.workflow.jobs import JobStoreError
@@ -40,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 2
     except KeyboardInterrupt:
         code = 130
+    except Terminated as error:  # SIGTERM / SIGHUP inside a command that cleans up first
+        print(f"bigmart: {error}", file=sys.stderr)
+        code = 128 + error.signum
     except BrokenPipeError:
         # The reader went away (``bigmart jobs | head``): stop quietly, as Unix tools do.
         # stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bigmart import synth
-from bigmart.commands.common import store
+from bigmart.commands.common import store, termination_raises
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -65,28 +65,30 @@ def run(args: argparse.Namespace) -> int:
     if step("3/5 endpoint", ["endpoint", "create", "--model", model, "--name", endpoint]):
         return 1
     try:
-        request = work / "request.csv"
-        request.write_text("\n".join(sample) + "\n")
-        print(f"\n-- three rows as CSV ({request}):")
-        step("invoke (CSV)", ["endpoint", "invoke", endpoint, "--body", str(request)])
-        record = dict(zip(synth.TRAINING_COLUMNS, sample[0].split(","), strict=False))
-        json_request = work / "request.json"
-        json_request.write_text(json.dumps({"instances": [record]}))
-        step(
-            "invoke (JSON)",
-            [
-                "endpoint",
-                "invoke",
-                endpoint,
-                "--body",
-                str(json_request),
-                "--content-type",
-                "application/json",
-                "--accept",
-                "application/json",
-            ],
-        )
-        print()
+        # SIGTERM / SIGHUP raise here, so the endpoint is deleted as after Ctrl-C
+        with termination_raises():
+            request = work / "request.csv"
+            request.write_text("\n".join(sample) + "\n")
+            print(f"\n-- three rows as CSV ({request}):")
+            step("invoke (CSV)", ["endpoint", "invoke", endpoint, "--body", str(request)])
+            record = dict(zip(synth.TRAINING_COLUMNS, sample[0].split(","), strict=False))
+            json_request = work / "request.json"
+            json_request.write_text(json.dumps({"instances": [record]}))
+            step(
+                "invoke (JSON)",
+                [
+                    "endpoint",
+                    "invoke",
+                    endpoint,
+                    "--body",
+                    str(json_request),
+                    "--content-type",
+                    "application/json",
+                    "--accept",
+                    "application/json",
+                ],
+            )
+            print()
     finally:
         step("endpoint delete", ["endpoint", "delete", endpoint])
     transform = f"quickstart-transform-{tag}"

@@ -13,6 +13,7 @@ from bigmart.commands.common import (
     new_name,
     resource_name,
     store,
+    termination_raises,
 )
 from bigmart.workflow import storage
 from bigmart.workflow.jobs import JobStore, state_home
@@ -121,17 +122,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     print(f"Transform job {name}")
     try:
-        result = run_transform_job(
-            name,
-            args.model,
-            args.input,
-            args.output,
-            options,
-            report_dir=state_home() / "jobs" / name,
-            echo=lambda line: print(f"  | {line}", flush=True),
-            engine=args.engine,
-            image=local_image(args),
-        )
+        with termination_raises():  # SIGTERM / SIGHUP: the job ends Stopped, its server too
+            result = run_transform_job(
+                name,
+                args.model,
+                args.input,
+                args.output,
+                options,
+                report_dir=state_home() / "jobs" / name,
+                echo=lambda line: print(f"  | {line}", flush=True),
+                engine=args.engine,
+                image=local_image(args),
+            )
     except (storage.StorageError, ServerError, EngineError, ValueError, OSError) as error:
         return _failed(jobs, name, str(error))
     except Exception as error:  # a defect: the job still ends, and the details are kept
