@@ -40,8 +40,9 @@ def _terminate_after(process: subprocess.Popen[str], marker: str) -> tuple[int, 
     return process.returncode, "".join(seen) + out, err
 
 
-def _servers_of(folder: Path) -> list[int]:
-    """PIDs of live processes whose OPT_ML lies under ``folder`` (a job's ``serve``)."""
+def _servers_of(home: Path) -> list[int]:
+    """PIDs of live ``serve`` processes started by a command run with ``home`` as its
+    BIGMART_HOME (they inherit it; a transform's OPT_ML is a temporary folder elsewhere)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -51,7 +52,7 @@ def _servers_of(folder: Path) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and any(v.startswith(b"OPT_ML=" + os.fsencode(folder)) for v in environ):
+        if state != "Z" and b"BIGMART_HOME=" + os.fsencode(home) in environ:
             found.append(int(entry.name))
     return found
 
