@@ -148,3 +148,34 @@ def test_records_of_an_s3_object_are_its_lines_record_by_record(s3, tmp_path, op
         assert written.splitlines() == [f"{row},1.0" for row in rows]
     else:
         assert written.splitlines() == ["1.0"] * 100
+
+
+def test_a_hostile_s3_model_archive_is_refused_naming_its_uri(s3, tmp_path):
+    import tarfile
+
+    from bigmart.artifact import ArtifactError
+    from bigmart.workflow.model_server import materialize_model
+
+    client, bucket = s3
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        link = tarfile.TarInfo("model.onnx")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    client.put_object(Bucket=bucket, Key="m/model.tar.gz", Body=buffer.getvalue())
+    uri = f"s3://{bucket}/m/model.tar.gz"
+    with pytest.raises(ArtifactError) as refused:
+        materialize_model(uri, tmp_path / "model")
+    assert str(refused.value).startswith(f"{uri}: member 'model.onnx' is a symlink")
+    assert not (tmp_path / "model" / "model.onnx").exists()
+
+
+def test_an_s3_object_larger_than_any_model_is_not_downloaded_whole(s3, tmp_path, monkeypatch):
+    from bigmart.artifact import ArtifactError
+    from bigmart.workflow import model_server
+
+    client, bucket = s3
+    client.put_object(Bucket=bucket, Key="big/model.tar.gz", Body=b"\0" * (3 << 20))
+    monkeypatch.setattr(model_server, "MAX_ARCHIVE_BYTES", 1 << 20)
+    with pytest.raises(ArtifactError, match="larger than any model archive"):
+        model_server.materialize_model(f"s3://{bucket}/big/model.tar.gz", tmp_path / "model")

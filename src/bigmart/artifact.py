@@ -48,6 +48,9 @@ MEMBER_LIMITS: dict[str, int] = {
     FEATURIZER_FILE: 16 << 20,
     METADATA_FILE: 16 << 20,
 }
+#: The largest archive worth fetching (e.g. from S3): its members at their limits, plus
+#: tar headers and padding; compression only makes a real one smaller.
+MAX_ARCHIVE_BYTES = sum(MEMBER_LIMITS.values()) + (1 << 20)
 #: Tar headers read before an archive is refused: three files, a "." entry, a pax header
 #: each, and room to spare; a million tiny members cost nothing to refuse.
 MAX_HEADERS = 16
@@ -170,9 +173,10 @@ def pack(model_dir: str | os.PathLike[str], archive: str | os.PathLike[str]) -> 
 
 
 @contextmanager
-def opened_model(location: str | os.PathLike[str]) -> Iterator[Path]:
+def opened_model(location: str | os.PathLike[str], *, label: str | None = None) -> Iterator[Path]:
     """A model folder for a folder or a ``model.tar.gz``; an archive is unpacked to a
-    temporary folder (only its three known files, see ``unpack``) and removed after."""
+    temporary folder (only its three known files, see ``unpack``) and removed after.
+    ``label`` names the archive in errors (e.g. the S3 URI a local copy came from)."""
     path = Path(location)
     if path.is_dir():
         yield path
@@ -180,11 +184,16 @@ def opened_model(location: str | os.PathLike[str]) -> Iterator[Path]:
     if not path.is_file():  # named as given: Path() would turn s3://b/k into s3:/b/k
         raise ArtifactError(f"model {os.fspath(location)!r} is neither a folder nor a file")
     with tempfile.TemporaryDirectory(prefix="bigmart-model-") as scratch:
-        unpack(path, scratch)
+        unpack(path, scratch, label=label)
         yield Path(scratch)
 
 
-def unpack(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> None:
+def unpack(
+    archive: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    label: str | None = None,
+) -> None:
     """Extract a model archive's three files into the (empty) folder ``destination``.
 
     The archive is read by this module, not by ``tarfile.extractall``: whatever the
@@ -195,7 +204,7 @@ def unpack(archive: str | os.PathLike[str], destination: str | os.PathLike[str])
     (links, directories, devices, FIFOs, other names, a name twice, more than
     ``MAX_HEADERS`` headers) is refused with one line naming the member.
     """
-    label = os.fspath(archive)
+    label = label or os.fspath(archive)
     try:
         raw = open(archive, "rb")  # noqa: SIM115 (closed below, whatever decompresses it)
     except OSError as error:

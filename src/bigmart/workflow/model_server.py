@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from bigmart.artifact import copy_model, opened_model
+from bigmart.artifact import MAX_ARCHIVE_BYTES, ArtifactError, copy_model, opened_model
 from bigmart.workflow import storage
 
 PING_TIMEOUT_SECONDS = 60.0
@@ -39,10 +39,17 @@ def materialize_model(location: str, model_dir: Path) -> None:
     if storage.is_s3(location):
         with tempfile.TemporaryDirectory(prefix="bigmart-model-") as scratch:
             archive = Path(scratch) / "model.tar.gz"
+            fetched = 0
             with storage.open_read(location) as source, open(archive, "wb") as target:
                 for chunk in iter(lambda: source.read(1 << 20), b""):
+                    fetched += len(chunk)
+                    if fetched > MAX_ARCHIVE_BYTES:  # never fill the disk with a huge object
+                        raise ArtifactError(
+                            f"{location}: over {MAX_ARCHIVE_BYTES >> 20} MiB, larger than "
+                            "any model archive can be"
+                        )
                     target.write(chunk)
-            with opened_model(archive) as folder:
+            with opened_model(archive, label=location) as folder:
                 copy_model(folder, model_dir)
         return
     with opened_model(location) as folder:
