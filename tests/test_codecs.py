@@ -229,3 +229,21 @@ def test_one_malformed_json_document_over_many_lines_keeps_its_message():
         decode(b'{\n  "instances": [\n', JSON)
     with pytest.raises(SchemaError, match=r"^malformed JSON: unexpected content after"):
         decode(b'{"Item_MRP": 1} x', JSON)
+
+
+def test_codecs_and_the_batch_client_import_no_model_module():
+    """Codecs know nothing of models (design.md): importing them, or the transform client
+    that uses them, loads no featurizer, predictor, artifact, ONNX Runtime or scikit-learn."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, bigmart.codecs, bigmart.workflow.transform, bigmart.workflow.options\n"
+        "model = ('bigmart.predictor', 'bigmart.features', 'bigmart.artifact', 'bigmart.model',"
+        " 'bigmart.training', 'onnxruntime', 'sklearn')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(model)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout

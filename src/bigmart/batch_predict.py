@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 
 from bigmart.artifact import opened_model
+from bigmart.codecs import format_predictions
 from bigmart.datasets import iter_csv_chunks
 from bigmart.files import replacing
-from bigmart.predictor import Predictor, format_predictions
+from bigmart.predictor import Predictor
 
 
 def predict_csv(

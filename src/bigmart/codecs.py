@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bigmart.predictor import format_predictions
 from bigmart.schema import (
     FEATURES,
     TARGET,
@@ -343,6 +342,15 @@ def _kind(value: Any) -> str:
 
 
 # -- encoding -----------------------------------------------------------------------------
+
+
+def format_predictions(predictions: np.ndarray) -> list[str]:
+    """Predictions as text: the shortest decimal that reads back as the same float32.
+
+    Both ``bigmart predict`` and the endpoint format through this, so their outputs are
+    equal byte for byte.
+    """
+    return [str(value) for value in predictions.astype(np.float32)]
 
 
 def encode_csv(predictions: np.ndarray) -> bytes:

@@ -196,12 +196,3 @@ def _record(batch: RawBatch, index: int) -> dict[str, Any]:
 def _one_line(error: BaseException, limit: int = 300) -> str:
     text = " ".join(str(error).split())
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def format_predictions(predictions: np.ndarray) -> list[str]:
-    """Predictions as text: the shortest decimal that reads back as the same float32.
-
-    Both ``bigmart predict`` and the endpoint format through this, so their outputs are
-    equal byte for byte.
-    """
-    return [str(value) for value in predictions.astype(np.float32)]
