@@ -20,7 +20,8 @@ from bigmart import cli
 from bigmart.artifact import pack
 from bigmart.commands.common import store
 from bigmart.commands.endpoint import endpoint_dir
-from bigmart.workflow.model_server import ModelServer, ProcessIdentity
+from bigmart.workflow.model_server import ModelServer
+from bigmart.workflow.processes import ProcessIdentity
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 LINE = (

@@ -37,13 +37,13 @@ from bigmart.workflow.jobs import JobRecord, JobStore, state_home
 from bigmart.workflow.model_server import (
     LOOPBACK,
     ModelServer,
-    ProcessIdentity,
     ServerError,
     free_port,
     materialize_model,
     ping,
     url,
 )
+from bigmart.workflow.processes import ProcessIdentity
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,13 +17,14 @@ from bigmart.commands.common import (
     new_name,
     resource_name,
     store,
+    termination_raises,
 )
 from bigmart.hyperparameters import HyperParameters, valid_names
 from bigmart.metrics import format_metric
 from bigmart.workflow import storage
 from bigmart.workflow.engines import EngineError
-from bigmart.workflow.jobs import state_home
-from bigmart.workflow.training_job import run_training_job
+from bigmart.workflow.jobs import JobStore, JobStoreError, owned_by_me, state_home
+from bigmart.workflow.training_job import TrainingJobResult, run_training_job
 
 SYNTHETIC_ROWS = 8_523  # as many rows as the real training file
 
@@ -85,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     job_dir = (state_home() / "jobs" / name) if remote_output else Path(args.output) / name
     if job_dir.exists():
         raise UsageError(f"job folder {job_dir} already exists; choose another --name")
+    from bigmart.workflow.transform import describe  # not needed by AWS jobs
+
     jobs = store()
     try:
         jobs.create(
@@ -97,48 +101,48 @@ def run(args: argparse.Namespace) -> int:
                 "hyperparameters": hyperparameters,
             },
             "InProgress",
+            owner=owned_by_me(),  # killed outright, a reader finds it gone: Failed
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
+    # From here the record exists, so it ends whatever happens: Completed or Failed as the
+    # job says, Failed with a one-line reason for any error (a download, the disk, an
+    # upload, a bug), Stopped for Ctrl-C, SIGTERM or SIGHUP (raised by termination_raises).
     try:
-        channels = _channels(args, job_dir)
-    except (storage.StorageError, UsageError) as error:
-        jobs.update(name, status="Failed", failure_reason=str(error), ended=True)
+        with termination_raises():
+            result, artifacts = _run_local(args, name, job_dir, hyperparameters)
+            jobs.update(
+                name,
+                status=result.status,
+                metrics=result.metrics,
+                artifacts=artifacts,
+                failure_reason=result.failure_reason,
+                ended=True,
+            )
+    except (UsageError, EngineError) as error:  # refused as given: exit 2, as before
+        _end(jobs, name, "Failed", str(error))
         raise UsageError(str(error)) from None
-    print(f"Training job {name}: {job_dir}")
-    try:
-        result = run_training_job(
-            name,
-            job_dir,
-            channels,
-            hyperparameters,
-            echo=lambda line: print(f"  | {line}", flush=True),
-            engine=args.engine,
-            image=local_image(args),
-        )
-    except EngineError as error:
-        jobs.update(name, status="Failed", failure_reason=str(error), ended=True)
-        raise UsageError(str(error)) from None
-    artifacts: dict[str, str] = {}
-    if result.status == "Completed" and result.model_archive is not None:
-        artifacts = {
-            "model": str(result.model_archive),
-            "output": str(result.model_archive.with_name("output.tar.gz")),
-        }
-        if remote_output:
-            prefix = storage.join(args.output, f"{name}/output")
-            for key, path in list(artifacts.items()):
-                destination = storage.join(prefix, Path(path).name)
-                storage.upload_file(path, destination)
-                artifacts[key] = destination
-    jobs.update(
-        name,
-        status=result.status,
-        metrics=result.metrics,
-        artifacts=artifacts,
-        failure_reason=result.failure_reason,
-        ended=True,
-    )
+    except JobStoreError:
+        raise  # the record cannot be written: cli.main prints the one line
+    except (storage.StorageError, ValueError, OSError) as error:
+        reason = _end(jobs, name, "Failed", describe(error))
+        _print_failed(reason)
+        return 1
+    except Exception as error:  # a defect: the job still ends, and the details are kept
+        log = state_home() / "jobs" / name / "traceback.txt"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(traceback.format_exc())
+            where = f" (traceback: {log})"
+        except OSError:
+            where = ""
+        reason = _end(jobs, name, "Failed", f"unexpected {describe(error)}{where}")
+        _print_failed(reason)
+        return 1
+    except BaseException as error:  # Ctrl-C, or a signal raised as an exception: Stopped
+        cause = "Ctrl-C" if isinstance(error, KeyboardInterrupt) else describe(error)
+        _end(jobs, name, "Stopped", f"interrupted ({cause})")
+        raise
     print(f"job: {result.name}")
     print(f"status: {result.status} ({result.seconds:.1f} s)")
     for metric, value in sorted(result.metrics.items()):
@@ -149,6 +153,56 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"model: {artifacts['model']}")
     return 0
+
+
+def _run_local(
+    args: argparse.Namespace, name: str, job_dir: Path, hyperparameters: dict[str, str]
+) -> tuple[TrainingJobResult, dict[str, str]]:
+    """The job's work: its channels, ``train``, and its artifacts (uploaded to an S3
+    output). Returns the result and where the artifacts are."""
+    try:
+        channels = _channels(args, job_dir)
+    except storage.StorageError as error:  # the data cannot be read: exit 2, as before
+        raise UsageError(str(error)) from None
+    print(f"Training job {name}: {job_dir}")
+    result = run_training_job(
+        name,
+        job_dir,
+        channels,
+        hyperparameters,
+        echo=lambda line: print(f"  | {line}", flush=True),
+        engine=args.engine,
+        image=local_image(args),
+    )
+    artifacts: dict[str, str] = {}
+    if result.status == "Completed" and result.model_archive is not None:
+        artifacts = {
+            "model": str(result.model_archive),
+            "output": str(result.model_archive.with_name("output.tar.gz")),
+        }
+        if storage.is_s3(args.output):
+            prefix = storage.join(args.output, f"{name}/output")
+            for key, path in list(artifacts.items()):
+                destination = storage.join(prefix, Path(path).name)
+                storage.upload_file(path, destination)
+                artifacts[key] = destination
+    return result, artifacts
+
+
+def _print_failed(reason: str) -> None:
+    """As a job that failed on its own: the status on stdout, the reason (one line) on
+    stderr."""
+    print("status: Failed", flush=True)
+    print(f"failure reason: {reason}", file=sys.stderr)
+
+
+def _end(jobs: JobStore, name: str, status: str, reason: str) -> str:
+    """End the job ``status`` with ``reason`` on one line; return that line."""
+    from bigmart.workflow.transform import one_line
+
+    reason = one_line(reason)
+    jobs.update(name, status=status, failure_reason=reason, ended=True)
+    return reason
 
 
 def _channels(args: argparse.Namespace, job_dir: Path) -> dict[str, Path]:

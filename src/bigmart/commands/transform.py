@@ -16,7 +16,7 @@ from bigmart.commands.common import (
     termination_raises,
 )
 from bigmart.workflow import storage
-from bigmart.workflow.jobs import JobStore, state_home
+from bigmart.workflow.jobs import JobStore, owned_by_me, state_home
 from bigmart.workflow.options import (
     ASSEMBLE_WITH,
     BATCH_STRATEGIES,
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         **{k: v for k, v in vars(options).items()},
     }
     try:
-        jobs.create(name, "transform", parameters, "InProgress")
+        jobs.create(name, "transform", parameters, "InProgress", owner=owned_by_me())
     except ValueError as error:
         raise UsageError(str(error)) from None
     print(f"Transform job {name}")

@@ -4,6 +4,11 @@ The database lives in the state folder (``$BIGMART_HOME``, default ``~/.bigmart`
 mode and a busy timeout let several jobs write at once without corrupting it or failing:
 each change is one short transaction. A store that cannot be written (a full disk, a
 read-only folder) raises ``JobStoreError``, one line naming the database and the reason.
+
+A local job's record names the process that owns it (PID, start time, boot, PID
+namespace). A process killed outright (``kill -9``, a power cut) cannot record its end, so
+whoever reads the record next and finds that process gone marks the job Failed, as
+SageMaker shows a job whose instance failed.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bigmart.workflow.processes import ProcessIdentity, boot_id, pid_namespace
+
 KINDS = ("training", "transform", "endpoint")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -29,9 +36,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     parameters TEXT NOT NULL DEFAULT '{}',
     metrics TEXT NOT NULL DEFAULT '{}',
     artifacts TEXT NOT NULL DEFAULT '{}',
-    failure_reason TEXT
+    failure_reason TEXT,
+    owner TEXT
 )
 """
+#: Columns added since the first release: a database made before them gains them on open.
+ADDED_COLUMNS = {"owner": "TEXT"}
+COLUMNS = "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason"
+#: Statuses of a local job still running; its owner must be alive for them to hold.
+RUNNING = ("InProgress",)
+OWNER_GONE = "the job's process ended without reporting"
 
 
 class JobStoreError(RuntimeError):
@@ -88,6 +102,14 @@ class JobStore:
         with self._connection() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(SCHEMA)
+            present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+            for column, declaration in ADDED_COLUMNS.items():
+                if column not in present:
+                    try:
+                        connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
+                    except sqlite3.OperationalError as error:
+                        if "duplicate column" not in str(error):  # another process added it
+                            raise
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -121,11 +143,13 @@ class JobStore:
         status: str,
         *,
         replace: bool = False,
+        owner: ProcessIdentity | None = None,
     ) -> None:
         """Record a new job; a name already used is an error (names are unique, as on AWS).
 
         ``replace`` overwrites the old record: an endpoint name is free again once the
-        endpoint is deleted or failed, as on SageMaker.
+        endpoint is deleted or failed, as on SageMaker. ``owner`` is the local process that
+        will end the job (see ``owned_by_me``); a job run elsewhere (SageMaker) has none.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
@@ -133,9 +157,16 @@ class JobStore:
         try:
             with self._connection() as connection:
                 connection.execute(
-                    f"{verb} INTO jobs (name, kind, status, created, parameters) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (name, kind, status, time.time(), json.dumps(dict(parameters), default=str)),
+                    f"{verb} INTO jobs (name, kind, status, created, parameters, owner) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        kind,
+                        status,
+                        time.time(),
+                        json.dumps(dict(parameters), default=str),
+                        _owner_text(owner),
+                    ),
                 )
         except sqlite3.IntegrityError:
             raise ValueError(f"a job or endpoint named {name!r} already exists") from None
@@ -181,26 +212,79 @@ class JobStore:
             )
 
     def get(self, name: str) -> JobRecord | None:
+        """The job's record; one whose owner died without ending it is ended Failed first."""
         with self._connection() as connection:
             row = connection.execute(
-                "SELECT name, kind, status, created, ended, parameters, metrics, artifacts, "
-                "failure_reason FROM jobs WHERE name = ?",
-                (name,),
+                f"SELECT {COLUMNS}, owner FROM jobs WHERE name = ?", (name,)
             ).fetchone()
-        return _record(row) if row else None
+        return self._checked(row) if row else None
 
     def list(self, kind: str | None = None) -> list[JobRecord]:
-        query = (
-            "SELECT name, kind, status, created, ended, parameters, metrics, artifacts, "
-            "failure_reason FROM jobs"
-        )
+        """Every record (of ``kind``), oldest first, each checked as ``get`` does."""
+        query = f"SELECT {COLUMNS}, owner FROM jobs"
         arguments: tuple[Any, ...] = ()
         if kind is not None:
             query += " WHERE kind = ?"
             arguments = (kind,)
         with self._connection() as connection:
             rows = connection.execute(query + " ORDER BY created, name", arguments).fetchall()
-        return [_record(row) for row in rows]
+        return [self._checked(row) for row in rows]
+
+    def _checked(self, row: tuple[Any, ...]) -> JobRecord:
+        """The record of ``row``; if it says running but its owner is gone, it is ended
+        Failed (in the database too, once: the update only applies while it still says
+        running, so a job that ended meanwhile keeps its own outcome)."""
+        record = _record(row[:-1])
+        if record.status not in RUNNING or not _owner_gone(row[-1]):
+            return record
+        now = time.time()
+        reason = f"{OWNER_GONE} (found gone at {_iso(now)})"
+        with self._connection() as connection:
+            connection.execute(
+                "UPDATE jobs SET status = 'Failed', failure_reason = ?, ended = ? "
+                "WHERE name = ? AND status = ? AND owner = ?",
+                (reason, now, record.name, record.status, row[-1]),
+            )
+            fresh = connection.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE name = ?", (record.name,)
+            ).fetchone()
+        return _record(fresh) if fresh else record
+
+
+def owned_by_me() -> ProcessIdentity | None:
+    """This process, as the owner of a job it runs."""
+    return ProcessIdentity.of(os.getpid())
+
+
+def _owner_text(owner: ProcessIdentity | None) -> str | None:
+    if owner is None:
+        return None
+    return json.dumps(
+        {
+            "pid": owner.pid,
+            "start_time": owner.start_time,
+            "boot_id": boot_id(),
+            "pid_namespace": pid_namespace(),
+        }
+    )
+
+
+def _owner_gone(text: str | None) -> bool:
+    """True if the owner recorded in ``text`` certainly no longer runs. Not known (no owner,
+    an unreadable one, or one in another PID namespace, such as a container sharing the
+    state folder): False, the record is left as it is."""
+    if not text:
+        return False
+    try:
+        owner = json.loads(text)
+        identity = ProcessIdentity(int(owner["pid"]), int(owner["start_time"]))
+    except (ValueError, TypeError, KeyError):
+        return False
+    if owner.get("boot_id") and boot_id() and owner["boot_id"] != boot_id():
+        return True  # the machine restarted since: every process of that boot is gone
+    if owner.get("pid_namespace") != pid_namespace():
+        return False  # its PIDs are not ours to look up
+    return not identity.is_alive()
 
 
 def _record(row: tuple[Any, ...]) -> JobRecord:

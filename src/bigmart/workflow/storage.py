@@ -158,6 +158,7 @@ def upload_file(path: str | os.PathLike[str], location: str) -> None:
         with open(path, "rb") as source, replacing(location) as handle:
             shutil.copyfileobj(source, handle, 1024 * 1024)
         return
+    from boto3.exceptions import S3UploadFailedError
     from boto3.s3.transfer import TransferConfig
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -166,7 +167,7 @@ def upload_file(path: str | os.PathLike[str], location: str) -> None:
         s3_client().upload_file(
             str(path), bucket, key, Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD)
         )
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, S3UploadFailedError) as error:  # the last: NoSuchBucket
         raise StorageError(f"{location}: {error}") from None
 
 

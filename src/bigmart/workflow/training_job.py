@@ -121,6 +121,11 @@ def run_training_job(
             for line in process.stdout:
                 echo(line.rstrip("\n"))
             code = process.wait()
+        except BaseException:
+            # SIGTERM/SIGHUP raised here (or any error): ``train`` must not run on alone,
+            # nor the exit wait for it to finish. It is asked to stop, then killed.
+            _stop(process)
+            raise
         finally:
             signal.signal(signal.SIGINT, previous)
     result = TrainingJobResult(
@@ -137,6 +142,19 @@ def run_training_job(
     paths.output_data.mkdir(parents=True, exist_ok=True)
     pack(paths.output_data, paths.output / "output.tar.gz")
     return result
+
+
+def _stop(process: subprocess.Popen[str], grace_seconds: float = 30) -> None:
+    """SIGTERM to ``train`` (it writes its failure file and exits 143), SIGKILL after
+    ``grace_seconds``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def read_failure_reason(paths: OptMl) -> str | None:
