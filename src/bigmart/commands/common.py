@@ -8,6 +8,7 @@ import ipaddress
 import signal
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,3 +132,18 @@ def termination_raises() -> Iterator[None]:
 
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def unexpected_failure(name: str, error: BaseException) -> str:
+    """The failure reason for a bug that ended job ``name``: one line for the record and
+    the terminal, with the whole traceback kept in the job's folder (if it can be written)."""
+    from bigmart.workflow.transform import describe  # its one-line wording of any error
+
+    log = state_home() / "jobs" / name / "traceback.txt"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        where = f" (traceback: {log})"
+    except OSError:
+        where = ""
+    return f"unexpected {describe(error)}{where}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from bigmart.commands.common import (
     resource_name,
     store,
     termination_raises,
+    unexpected_failure,
 )
 from bigmart.hyperparameters import HyperParameters, valid_names
 from bigmart.metrics import format_metric
@@ -129,14 +129,7 @@ def run(args: argparse.Namespace) -> int:
         _print_failed(reason)
         return 1
     except Exception as error:  # a defect: the job still ends, and the details are kept
-        log = state_home() / "jobs" / name / "traceback.txt"
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(traceback.format_exc())
-            where = f" (traceback: {log})"
-        except OSError:
-            where = ""
-        reason = _end(jobs, name, "Failed", f"unexpected {describe(error)}{where}")
+        reason = _end(jobs, name, "Failed", unexpected_failure(name, error))
         _print_failed(reason)
         return 1
     except BaseException as error:  # Ctrl-C, or a signal raised as an exception: Stopped

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 
 from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import (
@@ -14,6 +13,7 @@ from bigmart.commands.common import (
     resource_name,
     store,
     termination_raises,
+    unexpected_failure,
 )
 from bigmart.workflow import storage
 from bigmart.workflow.jobs import JobStore, owned_by_me, state_home
@@ -137,14 +137,7 @@ def run(args: argparse.Namespace) -> int:
     except (storage.StorageError, ServerError, EngineError, ValueError, OSError) as error:
         return _failed(jobs, name, str(error))
     except Exception as error:  # a defect: the job still ends, and the details are kept
-        log = state_home() / "jobs" / name / "traceback.txt"
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(traceback.format_exc())
-            where = f" (traceback: {log})"
-        except OSError:
-            where = ""
-        return _failed(jobs, name, f"unexpected {describe(error)}{where}")
+        return _failed(jobs, name, unexpected_failure(name, error))
     except BaseException as error:  # Ctrl-C, or a signal raised as an exception: Stopped
         reason = "Ctrl-C" if isinstance(error, KeyboardInterrupt) else describe(error)
         jobs.update(name, status="Stopped", failure_reason=f"interrupted ({reason})", ended=True)
