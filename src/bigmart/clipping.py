@@ -1,4 +1,5 @@
-"""Short quotes of input in messages: a value, a column name, a file name, a list of them.
+"""Short messages: quotes of input (a value, a column name, a file name, a list of them)
+and errors as one line.
 
 A message that quotes input must stay short whatever the input holds: a 20 MB header
 line must not become a 20 MB FailureReason or log line. No imports beyond the standard
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+#: A failure reason quoting input or an exception is clipped to this many characters.
+REASON_LIMIT = 500
 
 
 def clip(text: str, limit: int = 40) -> str:
@@ -21,3 +25,17 @@ def clip_list(items: Sequence[Any], *, each: int = 40, shown: int = 12) -> str:
     text = ", ".join(clip(str(item), each) for item in items[:shown])
     more = len(items) - shown
     return f"{text} and {more:,} more" if more > 0 else text
+
+
+def describe(error: BaseException) -> str:
+    """An exception as users read it: its message, with its type when the type says more."""
+    text = str(error)
+    if isinstance(error, (OSError, ValueError)) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, clipped to REASON_LIMIT characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= REASON_LIMIT else flat[: REASON_LIMIT - 1] + "…"

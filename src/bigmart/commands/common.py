@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from bigmart.clipping import describe, one_line
 from bigmart.workflow.aws_names import RequestError, check_name
 from bigmart.workflow.engines import DEFAULT_IMAGE, ENGINES
 from bigmart.workflow.jobs import JobStore, state_home
@@ -134,11 +135,21 @@ def termination_raises() -> Iterator[None]:
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+def end_job(jobs: JobStore, name: str, status: str, reason: str) -> str:
+    """End job ``name`` with ``status`` and ``reason`` on one line; return that line."""
+    reason = one_line(reason)
+    jobs.update(name, status=status, failure_reason=reason, ended=True)
+    return reason
+
+
+def interrupted(error: BaseException) -> str:
+    """The reason of a job stopped by Ctrl-C or a signal raised as ``Terminated``."""
+    return f"interrupted ({'Ctrl-C' if isinstance(error, KeyboardInterrupt) else describe(error)})"
+
+
 def unexpected_failure(name: str, error: BaseException) -> str:
     """The failure reason for a bug that ended job ``name``: one line for the record and
     the terminal, with the whole traceback kept in the job's folder (if it can be written)."""
-    from bigmart.workflow.transform import describe  # its one-line wording of any error
-
     log = state_home() / "jobs" / name / "traceback.txt"
     try:
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bigmart import synth
+from bigmart.clipping import describe
 from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import (
     add_engine_option,
+    end_job,
+    interrupted,
     local_image,
     new_name,
     resource_name,
@@ -23,7 +26,7 @@ from bigmart.hyperparameters import HyperParameters, valid_names
 from bigmart.metrics import format_metric
 from bigmart.workflow import storage
 from bigmart.workflow.engines import EngineError
-from bigmart.workflow.jobs import JobStore, JobStoreError, owned_by_me, state_home
+from bigmart.workflow.jobs import JobStoreError, owned_by_me, state_home
 from bigmart.workflow.training_job import TrainingJobResult, run_training_job
 
 SYNTHETIC_ROWS = 8_523  # as many rows as the real training file
@@ -87,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
     job_dir = (state_home() / "jobs" / name) if remote_output else Path(args.output) / name
     if job_dir.exists():
         raise UsageError(f"job folder {job_dir} already exists; choose another --name")
-    from bigmart.workflow.transform import describe  # not needed by AWS jobs
-
     jobs = store()
     try:
         jobs.create(
@@ -120,21 +121,20 @@ def run(args: argparse.Namespace) -> int:
                 ended=True,
             )
     except (UsageError, EngineError) as error:  # refused as given: exit 2, as before
-        _end(jobs, name, "Failed", str(error))
+        end_job(jobs, name, "Failed", str(error))
         raise UsageError(str(error)) from None
     except JobStoreError:
         raise  # the record cannot be written: cli.main prints the one line
     except (storage.StorageError, ValueError, OSError) as error:
-        reason = _end(jobs, name, "Failed", describe(error))
+        reason = end_job(jobs, name, "Failed", describe(error))
         _print_failed(reason)
         return 1
     except Exception as error:  # a defect: the job still ends, and the details are kept
-        reason = _end(jobs, name, "Failed", unexpected_failure(name, error))
+        reason = end_job(jobs, name, "Failed", unexpected_failure(name, error))
         _print_failed(reason)
         return 1
     except BaseException as error:  # Ctrl-C, or a signal raised as an exception: Stopped
-        cause = "Ctrl-C" if isinstance(error, KeyboardInterrupt) else describe(error)
-        _end(jobs, name, "Stopped", f"interrupted ({cause})")
+        end_job(jobs, name, "Stopped", interrupted(error))
         raise
     print(f"job: {result.name}")
     print(f"status: {result.status} ({result.seconds:.1f} s)")
@@ -187,15 +187,6 @@ def _print_failed(reason: str) -> None:
     stderr."""
     print("status: Failed", flush=True)
     print(f"failure reason: {reason}", file=sys.stderr)
-
-
-def _end(jobs: JobStore, name: str, status: str, reason: str) -> str:
-    """End the job ``status`` with ``reason`` on one line; return that line."""
-    from bigmart.workflow.transform import one_line
-
-    reason = one_line(reason)
-    jobs.update(name, status=status, failure_reason=reason, ended=True)
-    return reason
 
 
 def _channels(args: argparse.Namespace, job_dir: Path) -> dict[str, Path]:

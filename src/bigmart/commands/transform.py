@@ -8,6 +8,8 @@ import sys
 from bigmart.commands import UsageError, on_aws
 from bigmart.commands.common import (
     add_engine_option,
+    end_job,
+    interrupted,
     local_image,
     new_name,
     resource_name,
@@ -102,7 +104,6 @@ def options_from(args: argparse.Namespace) -> TransformOptions:
 def run(args: argparse.Namespace) -> int:
     from bigmart.workflow.engines import EngineError
     from bigmart.workflow.model_server import ServerError
-    from bigmart.workflow.transform import describe
     from bigmart.workflow.transform_job import run_transform_job
 
     options = options_from(args)
@@ -139,8 +140,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as error:  # a defect: the job still ends, and the details are kept
         return _failed(jobs, name, unexpected_failure(name, error))
     except BaseException as error:  # Ctrl-C, or a signal raised as an exception: Stopped
-        reason = "Ctrl-C" if isinstance(error, KeyboardInterrupt) else describe(error)
-        jobs.update(name, status="Stopped", failure_reason=f"interrupted ({reason})", ended=True)
+        end_job(jobs, name, "Stopped", interrupted(error))
         raise
     rate = result.records / result.seconds if result.seconds else 0.0
     jobs.update(
@@ -179,9 +179,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _failed(jobs: JobStore, name: str, reason: str) -> int:
     """End the job Failed with a one-line reason, printed as such."""
-    from bigmart.workflow.transform import one_line
-
-    reason = one_line(reason)
-    jobs.update(name, status="Failed", failure_reason=reason, ended=True)
+    reason = end_job(jobs, name, "Failed", reason)
     print(f"status: Failed\nfailure reason: {reason}", file=sys.stderr)
     return 1

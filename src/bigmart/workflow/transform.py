@@ -34,6 +34,7 @@ from typing import IO, Any
 
 import orjson
 
+from bigmart.clipping import describe, one_line
 from bigmart.codecs import CSV, JSON, JSON_LINES, is_header_row, media_type, strip_bom
 from bigmart.workflow import storage
 from bigmart.workflow.jsonpath import JsonPathError, Step, compile_path
@@ -51,8 +52,6 @@ UNBOUNDED_BLOCK = 64 * MIB
 READ_SIZE = 1024 * 1024
 #: A header row longer than this is not a header (and is not read whole to find out).
 HEADER_LIMIT = 64 * 1024
-#: A failure reason quoting input or an exception is clipped to this many characters.
-REASON_LIMIT = 500
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 Echo = Callable[[str], None]
 
@@ -286,20 +285,6 @@ def transform_objects(
     finally:
         progress.close()
     return outcomes
-
-
-def describe(error: BaseException) -> str:
-    """An exception as users read it: its message, with its type when the type says more."""
-    text = str(error)
-    if isinstance(error, (OSError, ValueError)) and text:
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def one_line(text: str) -> str:
-    """``text`` on one line, clipped to REASON_LIMIT characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= REASON_LIMIT else flat[: REASON_LIMIT - 1] + "…"
 
 
 class _Input:
