@@ -35,7 +35,6 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def one_line(text: str) -> str:
-    """``text`` on one line, clipped to REASON_LIMIT characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= REASON_LIMIT else flat[: REASON_LIMIT - 1] + "…"
+def one_line(text: str, limit: int = REASON_LIMIT) -> str:
+    """``text`` on one line, clipped to ``limit`` characters."""
+    return clip(" ".join(text.split()), limit)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from bigmart.artifact import ArtifactError, ModelArtifact, read_model
+from bigmart.clipping import one_line
 from bigmart.features import FEATURE_NAMES_OUT, Featurizer
 from bigmart.schema import FEATURES, RawBatch, columns_from_records
 
@@ -57,7 +58,7 @@ class Predictor:
         try:
             self.featurizer = Featurizer.from_json(artifact.featurizer)
         except Exception as error:  # a damaged document fails in any way
-            raise ArtifactError(f"featurizer.json: {_one_line(error)}") from None
+            raise ArtifactError(f"featurizer.json: {one_line(str(error), 300)}") from None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -110,14 +111,14 @@ class Predictor:
         except Exception as error:  # a damaged featurizer fails in any way
             raise ArtifactError(
                 f"featurizer.json: self-check failed: transforming a known row raised "
-                f"{type(error).__name__}: {_one_line(error)}"
+                f"{type(error).__name__}: {one_line(str(error), 300)}"
             ) from None
         try:
             (output,) = self._session.run(None, {self._input_name: matrix})
         except Exception as error:  # ORT raises its own exception types
             raise ArtifactError(
                 f"model.onnx: self-check failed: ONNX Runtime cannot score a known row "
-                f"({_one_line(error)})"
+                f"({one_line(str(error), 300)})"
             ) from None
         output = np.asarray(output)
         if output.dtype.kind != "f" or output.size != len(records):
@@ -191,8 +192,3 @@ def _record(batch: RawBatch, index: int) -> dict[str, Any]:
         else:
             record[name] = value
     return record
-
-
-def _one_line(error: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[:limit] + "..."
