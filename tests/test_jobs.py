@@ -102,3 +102,59 @@ def test_bigmart_with_its_state_folder_on_a_full_disk_prints_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"bigmart: error: job store {str(home / 'jobs.db')!r}: ")
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_opening_a_new_store_retries_while_another_process_holds_the_lock(tmp_path, monkeypatch):
+    """SQLite answers "database is locked" at once (no busy wait) when two processes switch
+    a new database to WAL together; opening the store retries instead of failing."""
+    import sqlite3
+
+    from bigmart.workflow import jobs
+
+    connect = sqlite3.connect
+    refusals = {"left": 3}
+
+    class Contended:
+        def __init__(self, connection: sqlite3.Connection) -> None:
+            self._connection = connection
+
+        def execute(self, sql: str, *args):  # type: ignore[no-untyped-def]
+            if sql.startswith("PRAGMA journal_mode=") and refusals["left"] > 0:
+                refusals["left"] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return self._connection.execute(sql, *args)
+
+        def close(self) -> None:
+            self._connection.close()
+
+    monkeypatch.setattr(jobs.sqlite3, "connect", lambda *a, **k: Contended(connect(*a, **k)))
+    store = JobStore(tmp_path)
+    assert refusals["left"] == 0
+    monkeypatch.setattr(jobs.sqlite3, "connect", connect)
+    store.create("after", "training", {}, "InProgress")
+    assert store.get("after") is not None
+
+
+def test_a_lock_that_never_clears_ends_in_one_line_naming_the_store(tmp_path, monkeypatch):
+    import sqlite3
+
+    from bigmart.workflow import jobs
+
+    connect = sqlite3.connect
+
+    class Locked:
+        def __init__(self, connection: sqlite3.Connection) -> None:
+            self._connection = connection
+
+        def execute(self, sql: str, *args):  # type: ignore[no-untyped-def]
+            if sql.startswith("PRAGMA journal_mode="):
+                raise sqlite3.OperationalError("database is locked")
+            return self._connection.execute(sql, *args)
+
+        def close(self) -> None:
+            self._connection.close()
+
+    monkeypatch.setattr(jobs, "PREPARE_SECONDS", 0.2)
+    monkeypatch.setattr(jobs.sqlite3, "connect", lambda *a, **k: Locked(connect(*a, **k)))
+    with pytest.raises(JobStoreError, match=r"jobs\.db.*database is locked"):
+        JobStore(tmp_path)

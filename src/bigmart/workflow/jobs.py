@@ -26,6 +26,7 @@ from typing import Any
 from bigmart.workflow.processes import ProcessIdentity, boot_id, pid_namespace
 
 KINDS = ("training", "transform", "endpoint")
+PREPARE_SECONDS = 30.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     name TEXT PRIMARY KEY,
@@ -99,32 +100,56 @@ class JobStore:
                 f"cannot create the state folder {str(self.home)!r} ({error.strerror}); "
                 "set BIGMART_HOME to a writable folder"
             ) from None
-        with self._connection() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(SCHEMA)
-            present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
-            for column, declaration in ADDED_COLUMNS.items():
-                if column not in present:
-                    try:
-                        connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
-                    except sqlite3.OperationalError as error:
-                        if "duplicate column" not in str(error):  # another process added it
-                            raise
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Create the table and switch to WAL, retrying while another process does the same.
+
+        SQLite answers "database is locked" at once, without waiting on the busy timeout,
+        when two connections change the journal mode together (seen in CI with four
+        processes opening a new store), so the first opening retries for a bounded time.
+        """
+        deadline = time.monotonic() + PREPARE_SECONDS
+        while True:
+            try:
+                with self._connection(raw=True) as connection:
+                    mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        connection.execute("PRAGMA journal_mode=WAL")
+                    connection.execute("BEGIN IMMEDIATE")
+                    connection.execute(SCHEMA)
+                    present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+                    for column, declaration in ADDED_COLUMNS.items():
+                        if column not in present:
+                            connection.execute(
+                                f"ALTER TABLE jobs ADD COLUMN {column} {declaration}"
+                            )
+                    connection.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise self._error(error) from None
+                time.sleep(0.05)
+            except sqlite3.Error as error:
+                raise self._error(error) from None
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self, *, raw: bool = False) -> Iterator[sqlite3.Connection]:
         """One connection; an SQLite failure other than a broken constraint (a full
-        disk, an I/O error, a read-only or corrupt database) becomes ``JobStoreError``."""
+        disk, an I/O error, a read-only or corrupt database) becomes ``JobStoreError``
+        (``raw`` leaves SQLite's own errors to the caller)."""
         try:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as error:
+            if raw:
+                raise
             raise self._error(error) from None
         try:
             connection.execute("PRAGMA busy_timeout=30000")
             yield connection
-        except sqlite3.IntegrityError:
-            raise
         except sqlite3.Error as error:
+            if raw or isinstance(error, sqlite3.IntegrityError):
+                raise
             raise self._error(error) from None
         finally:
             connection.close()
@@ -249,6 +274,11 @@ class JobStore:
                 f"SELECT {COLUMNS} FROM jobs WHERE name = ?", (record.name,)
             ).fetchone()
         return _record(fresh) if fresh else record
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
 
 
 def owned_by_me() -> ProcessIdentity | None:
