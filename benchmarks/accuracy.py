@@ -29,10 +29,10 @@ from benchmarks.baselines.seed_recipe import (
     seed_encode,
     seed_model,
 )
-from bigmart import model as forest_model
-from bigmart.artifact import ModelArtifact, write_model
-from bigmart.datasets import read_labelled
-from bigmart.hyperparameters import HyperParameters
+from bigmart.data.reading import read_labelled
+from bigmart.model import forest as forest_model
+from bigmart.model.artifact import ModelArtifact, write_model
+from bigmart.model.hyperparameters import HyperParameters
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bigmart" / "train.csv"
 

@@ -271,7 +271,7 @@ def make_load(body: bytes, rows: int, workdir: Path, name: str) -> Load:
 def inprocess_rows_per_s(model_dir: Path, body: bytes, rows: int) -> float:
     """Median rows/s of decode -> predict -> encode in this thread: no HTTP, no workers."""
     from bigmart.codecs import decode, encode_csv
-    from bigmart.predictor import Predictor
+    from bigmart.model.predictor import Predictor
 
     predictor = Predictor.load(model_dir)
     for _ in range(5):  # first calls allocate ONNX Runtime buffers

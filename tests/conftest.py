@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bigmart import synth
+from bigmart.data import synthetic as synth
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("BIGMART_DATA", REPO.parent / "shared" / "data" / "bigmart"))

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bigmart.workflow.model_server import free_port
+from bigmart.local.server_process import free_port
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.artifact import (
+from bigmart.model.artifact import (
     MEMBER_LIMITS,
     ArtifactError,
     ModelArtifact,
@@ -21,7 +21,7 @@ from bigmart.artifact import (
     unpack,
     write_model,
 )
-from bigmart.predictor import Predictor
+from bigmart.model.predictor import Predictor
 
 MEMBER_NAMES = list(MEMBER_LIMITS)
 
@@ -306,7 +306,7 @@ def test_a_gibibyte_of_zeros_is_refused_before_anything_is_written(tmp_path):
 
 
 def test_each_member_is_held_to_its_own_size_limit(tmp_path, trained_model, monkeypatch):
-    import bigmart.artifact as artifact
+    import bigmart.model.artifact as artifact
 
     files = _files_of(trained_model)
     size = files[2][0].size  # metadata.json
@@ -362,7 +362,7 @@ def test_sagemaker_style_archives_are_accepted(tmp_path, trained_model):
 
 
 def test_a_model_too_big_for_an_archive_is_never_written(tmp_path, monkeypatch):
-    import bigmart.artifact as artifact
+    import bigmart.model.artifact as artifact
 
     monkeypatch.setitem(artifact.MEMBER_LIMITS, "model.onnx", 10)
     with pytest.raises(ArtifactError, match=r"model\.onnx would be .* train a smaller forest"):

@@ -1,4 +1,4 @@
-"""bigmart.workflow.aws against a local moto server (and botocore's Stubber where moto
+"""bigmart.aws against a local moto server (and botocore's Stubber where moto
 cannot play a part, e.g. a job that fails), plus the SageMaker SDK example in the docs.
 
 No AWS account and no network beyond 127.0.0.1: see tests/aws_server.py.
@@ -30,9 +30,10 @@ from botocore.exceptions import (
 from botocore.stub import Stubber
 
 from aws_server import ACCOUNT, OTHER_CREDENTIAL_SOURCES, REGION, ROLE_ARN, MotoServer, moto_server
-from bigmart.metrics import METRIC_DEFINITIONS, format_metric
-from bigmart.workflow import aws, aws_records
-from bigmart.workflow.options import TransformOptions
+from bigmart import aws
+from bigmart.aws import records as aws_records
+from bigmart.local.transform.options import TransformOptions
+from bigmart.model.metrics import METRIC_DEFINITIONS, format_metric
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/bigmart:latest"
@@ -895,7 +896,7 @@ def test_the_sdk_example_in_the_docs_sends_the_requests_we_expect(
     telemetry = importlib.import_module("sagemaker.telemetry.telemetry_logging")
 
     from bigmart.codecs import decode_csv
-    from bigmart.hyperparameters import HyperParameters
+    from bigmart.model.hyperparameters import HyperParameters
 
     # The SDK reports usage to an AWS address: keep that on this machine.
     telemetry_calls: list[tuple[Any, ...]] = []

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bigmart import batch_predict, synth
-from bigmart.batch_predict import predict_csv
+from bigmart.data import synthetic as synth
+from bigmart.local import predict as batch_predict
+from bigmart.local.predict import predict_csv
 
 
 @pytest.fixture(scope="module")

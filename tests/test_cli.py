@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bigmart import synth
-from bigmart.datasets import iter_csv_chunks
-from bigmart.predictor import Predictor
+from bigmart.data import synthetic as synth
+from bigmart.data.reading import iter_csv_chunks
+from bigmart.model.predictor import Predictor
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 
@@ -238,8 +238,8 @@ def test_synth_streams_in_bounded_chunks():
 
 
 def test_synthetic_target_is_learnable(tmp_path):
-    from bigmart.hyperparameters import HyperParameters
-    from bigmart.training import run_training
+    from bigmart.model.hyperparameters import HyperParameters
+    from bigmart.model.training import run_training
 
     data = tmp_path / "s.csv"
     synth.write_csv(data, 5000, seed=3)
@@ -260,7 +260,7 @@ def _small_input(tmp_path: Path, real_test_csv: Path, rows: int = 5) -> Path:
 
 def _bad_model(kind: str, tmp_path: Path, trained_model: Path) -> tuple[Path, str]:
     """A model of the given kind of badness, and what the one line must say about it."""
-    from bigmart.artifact import pack, read_model, write_model
+    from bigmart.model.artifact import pack, read_model, write_model
 
     if kind == "missing":
         return tmp_path / "no-such-model", "is neither a folder nor a file"
@@ -353,7 +353,8 @@ def test_predict_when_the_disk_fills_says_so_in_one_line(
     import contextlib
     import errno
 
-    from bigmart import batch_predict, cli
+    from bigmart.cli import main as cli
+    from bigmart.local import predict as batch_predict
 
     class FullDisk:
         def write(self, text: str) -> int:

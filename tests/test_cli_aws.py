@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from aws_server import ACCOUNT, OTHER_CREDENTIAL_SOURCES, REGION, ROLE_ARN, MotoServer, moto_server
-from bigmart.workflow.jobs import JobStore
+from bigmart.local.jobs import JobStore
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/bigmart:latest"

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bigmart import synth
+from bigmart.data import synthetic as synth
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 

@@ -17,7 +17,7 @@ from bigmart.codecs import (
     encode_json_lines,
     media_type,
 )
-from bigmart.container.environment import ServingSettings
+from bigmart.container.settings import ServingSettings
 from bigmart.schema import SchemaError
 
 
@@ -238,9 +238,9 @@ def test_codecs_and_the_batch_client_import_no_model_module():
     import sys
 
     probe = (
-        "import sys, bigmart.codecs, bigmart.workflow.transform, bigmart.workflow.options\n"
-        "model = ('bigmart.predictor', 'bigmart.features', 'bigmart.artifact', 'bigmart.model',"
-        " 'bigmart.training', 'onnxruntime', 'sklearn')\n"
+        "import sys, bigmart.codecs, bigmart.local.transform.client\n"
+        "import bigmart.local.transform.options\n"
+        "model = ('bigmart.model.', 'onnxruntime', 'sklearn')\n"
         "print(sorted(m for m in sys.modules if m.startswith(model)))\n"
     )
     loaded = subprocess.run(

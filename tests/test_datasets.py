@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bigmart import synth
-from bigmart.datasets import DEFAULT_CHUNK_ROWS, find_csv_files, iter_csv_chunks, read_labelled
+from bigmart.data import synthetic as synth
+from bigmart.data.reading import DEFAULT_CHUNK_ROWS, find_csv_files, iter_csv_chunks, read_labelled
 from bigmart.schema import SchemaError
 
 
@@ -247,7 +247,7 @@ def test_a_link_loop_is_walked_once(tmp_path, caplog):
     (channel / "2013" / "again").symlink_to("..", target_is_directory=True)
     assert _relative(find_csv_files(channel), channel) == ["2013/b.csv", "a.csv"]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="bigmart.datasets"):
+    with caplog.at_level(logging.INFO, logger="bigmart.data.reading"):
         assert len(read_labelled(channel)) == 50
     skipped = [r.getMessage() for r in caplog.records]
     assert len(skipped) == 1 and "2013/again" in skipped[0] and "already read" in skipped[0]
@@ -256,7 +256,7 @@ def test_a_link_loop_is_walked_once(tmp_path, caplog):
 def test_a_latest_link_to_the_channel_itself_does_not_double_the_data(tmp_path, caplog):
     channel = _channel_with_two_files(tmp_path)
     (channel / "latest").symlink_to(".", target_is_directory=True)
-    with caplog.at_level(logging.INFO, logger="bigmart.datasets"):
+    with caplog.at_level(logging.INFO, logger="bigmart.data.reading"):
         assert len(read_labelled(channel)) == 50
     assert sum("latest" in r.getMessage() for r in caplog.records) == 1
 
@@ -265,7 +265,7 @@ def test_a_second_link_to_a_file_reads_it_once_under_its_real_name(tmp_path, cap
     channel = _channel_with_two_files(tmp_path)
     (channel / "0-copy.csv").symlink_to("a.csv")
     (channel / "2013" / "same.csv").symlink_to(channel / "2013" / "b.csv")
-    with caplog.at_level(logging.INFO, logger="bigmart.datasets"):
+    with caplog.at_level(logging.INFO, logger="bigmart.data.reading"):
         assert _relative(find_csv_files(channel), channel) == ["2013/b.csv", "a.csv"]
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from bigmart import cli
-from bigmart.artifact import pack
-from bigmart.commands.common import store
-from bigmart.commands.endpoint import endpoint_dir
-from bigmart.workflow.model_server import ModelServer
-from bigmart.workflow.processes import ProcessIdentity
+from bigmart.cli import main as cli
+from bigmart.cli.common import store
+from bigmart.cli.endpoint import endpoint_dir
+from bigmart.local.processes import ProcessIdentity
+from bigmart.local.server_process import ModelServer
+from bigmart.model.artifact import pack
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 LINE = (

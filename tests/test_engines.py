@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bigmart import synth
-from bigmart.batch_predict import predict_csv
-from bigmart.workflow.engines import serve_command, train_command
+from bigmart.data import synthetic as synth
+from bigmart.local.engines import serve_command, train_command
+from bigmart.local.predict import predict_csv
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 ENGINES = [e for e in os.environ.get("BIGMART_TEST_ENGINES", "process").split(",") if e]

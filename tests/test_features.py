@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from bigmart.datasets import read_labelled
-from bigmart.features import FEATURE_NAMES_OUT, Featurizer, clean_fat_content, item_category
+from bigmart.data.reading import read_labelled
+from bigmart.model.features import FEATURE_NAMES_OUT, Featurizer, clean_fat_content, item_category
 from bigmart.schema import FEATURES, columns_from_records
 
 COL = {name: i for i, name in enumerate(FEATURE_NAMES_OUT)}

@@ -1,6 +1,6 @@
 import pytest
 
-from bigmart.hyperparameters import HyperParameterError, HyperParameters, sagemaker_names
+from bigmart.model.hyperparameters import HyperParameterError, HyperParameters, sagemaker_names
 
 
 def test_strings_are_parsed_to_types():

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from aws_server import moto_server
-from bigmart import synth
-from bigmart.workflow.jobs import JobStore
+from bigmart.data import synthetic as synth
+from bigmart.local.jobs import JobStore
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 GONE = "the job's process ended without reporting"
@@ -101,7 +101,7 @@ def test_a_training_job_killed_outright_is_shown_failed_not_in_progress(tmp_path
 
 @pytest.mark.parametrize("kind", ["training", "transform"])
 def test_a_record_whose_pid_was_reused_by_another_process_is_failed(tmp_path, kind):
-    from bigmart.workflow.processes import ProcessIdentity
+    from bigmart.local.processes import ProcessIdentity
 
     me = ProcessIdentity.of(os.getpid())
     assert me is not None
@@ -116,7 +116,7 @@ def test_a_record_whose_pid_was_reused_by_another_process_is_failed(tmp_path, ki
 
 
 def test_a_record_whose_owner_runs_stays_in_progress(tmp_path):
-    from bigmart.workflow.processes import ProcessIdentity
+    from bigmart.local.processes import ProcessIdentity
 
     store = JobStore(tmp_path)
     store.create("alive", "training", {}, "InProgress", owner=ProcessIdentity.of(os.getpid()))
@@ -165,8 +165,8 @@ def test_sigterm_to_train_stops_the_job_and_its_train_process(tmp_path):
 
 
 def test_an_unexpected_error_after_the_record_exists_ends_it_failed(tmp_path, monkeypatch):
-    from bigmart import cli
-    from bigmart.commands import train
+    from bigmart.cli import main as cli
+    from bigmart.cli import train
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug")

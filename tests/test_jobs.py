@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.workflow.jobs import JobStore, JobStoreError
+from bigmart.local.jobs import JobStore, JobStoreError
 
 
 def _writer(home: str, worker: int, count: int) -> None:
@@ -49,7 +49,7 @@ def test_names_are_unique_and_records_round_trip(tmp_path):
 def test_a_full_database_raises_one_line_naming_it(tmp_path, monkeypatch):
     import sqlite3
 
-    from bigmart.workflow import jobs
+    from bigmart.local import jobs
 
     store = JobStore(tmp_path)
     store.create("first", "training", {}, "InProgress")
@@ -109,7 +109,7 @@ def test_opening_a_new_store_retries_while_another_process_holds_the_lock(tmp_pa
     a new database to WAL together; opening the store retries instead of failing."""
     import sqlite3
 
-    from bigmart.workflow import jobs
+    from bigmart.local import jobs
 
     connect = sqlite3.connect
     refusals = {"left": 3}
@@ -138,7 +138,7 @@ def test_opening_a_new_store_retries_while_another_process_holds_the_lock(tmp_pa
 def test_a_lock_that_never_clears_ends_in_one_line_naming_the_store(tmp_path, monkeypatch):
     import sqlite3
 
-    from bigmart.workflow import jobs
+    from bigmart.local import jobs
 
     connect = sqlite3.connect
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.workflow.jsonpath import JsonPathError, compile_path
-from bigmart.workflow.options import TransformOptions
+from bigmart.local.transform.jsonpath import JsonPathError, compile_path
+from bigmart.local.transform.options import TransformOptions
 
 ROW = ["id-7", "FDA15", "9.3", "Low Fat"]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.commands.common import store
-from bigmart.workflow.engines import serve_command
-from bigmart.workflow.model_server import ModelServer, free_port, ping, port_in_use
+from bigmart.cli.common import store
+from bigmart.local.engines import serve_command
+from bigmart.local.server_process import ModelServer, free_port, ping, port_in_use
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 
@@ -111,7 +111,7 @@ def test_bigmart_serve_listens_on_loopback_only(trained_model, tmp_path):
 
 
 def test_the_transform_server_listens_on_loopback_only(trained_model, tmp_path):
-    from bigmart.artifact import copy_model
+    from bigmart.model.artifact import copy_model
 
     copy_model(trained_model, tmp_path / "model")
     server = ModelServer(tmp_path, environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})

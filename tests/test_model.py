@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from bigmart import model as forest_model
-from bigmart.artifact import ModelArtifact
-from bigmart.datasets import read_labelled
-from bigmart.hyperparameters import HyperParameters
-from bigmart.predictor import Predictor
+from bigmart.data.reading import read_labelled
+from bigmart.model import forest as forest_model
+from bigmart.model.artifact import ModelArtifact
+from bigmart.model.hyperparameters import HyperParameters
+from bigmart.model.predictor import Predictor
 
 #: ONNX Runtime runs trees in float32 (thresholds and leaf sums), scikit-learn in float64.
 #: On the real data the largest difference measured is well under 0.01 sales units;
@@ -38,7 +38,7 @@ def test_onnx_predictions_match_scikit_learn_on_the_real_data(real, real_test_cs
 
 
 def read_labelled_test(path):
-    from bigmart.datasets import iter_csv_chunks
+    from bigmart.data.reading import iter_csv_chunks
 
     ((features, _),) = list(iter_csv_chunks(path, require_target=False))
     return features

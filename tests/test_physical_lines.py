@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from bigmart.datasets import iter_csv_chunks, read_labelled
-from bigmart.physical_lines import BLOCK_BYTES, MAX_HEADER_BYTES, MAX_RECORD_BYTES
+from bigmart.data.physical_lines import BLOCK_BYTES, MAX_HEADER_BYTES, MAX_RECORD_BYTES
+from bigmart.data.reading import iter_csv_chunks, read_labelled
 from bigmart.schema import SchemaError
 
 #: Reading a refused record may take one more block than the limit, and no more.
@@ -173,8 +173,8 @@ def test_limits_and_line_numbers_do_not_depend_on_where_blocks_end(
         "line too long": (-1, 7, "the row is longer than 500"),
         "header too long": (-1, 1, "the header row is longer than 250"),
     }
-    monkeypatch.setattr("bigmart.physical_lines.MAX_RECORD_BYTES", 500)
-    monkeypatch.setattr("bigmart.physical_lines.MAX_HEADER_BYTES", 250)
-    monkeypatch.setattr("bigmart.physical_lines.BLOCK_BYTES", block)
+    monkeypatch.setattr("bigmart.data.physical_lines.MAX_RECORD_BYTES", 500)
+    monkeypatch.setattr("bigmart.data.physical_lines.MAX_HEADER_BYTES", 250)
+    monkeypatch.setattr("bigmart.data.physical_lines.BLOCK_BYTES", block)
     for name, data in cases.items():
         assert _outcome(data) == expected[name], name

@@ -11,10 +11,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from bigmart.artifact import ArtifactError, ModelArtifact, read_model, write_model
 from bigmart.container.serve import EXIT_NO_MODEL
-from bigmart.features import FEATURE_NAMES_OUT
-from bigmart.predictor import PROBE_KEY, TYPICAL_ROW, Predictor
+from bigmart.model.artifact import ArtifactError, ModelArtifact, read_model, write_model
+from bigmart.model.features import FEATURE_NAMES_OUT
+from bigmart.model.predictor import PROBE_KEY, TYPICAL_ROW, Predictor
 from bigmart.schema import columns_from_records
 from servers import start_server
 

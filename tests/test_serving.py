@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.artifact import copy_model
+from bigmart.model.artifact import copy_model
 from servers import RunningServer, start_server, wait_for_ping
 
 FEATURE_LINE = (
@@ -418,7 +418,7 @@ def test_a_missing_or_corrupt_model_is_refused_at_start_up(opt_ml, tmp_path, dam
 
 
 def test_bigmart_serve_runs_a_model_archive_locally(trained_model, tmp_path):
-    from bigmart.artifact import pack
+    from bigmart.model.artifact import pack
     from servers import free_port
 
     archive = pack(trained_model, tmp_path / "model.tar.gz")

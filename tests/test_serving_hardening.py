@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.artifact import copy_model
-from bigmart.workflow.model_server import free_port
+from bigmart.local.server_process import free_port
+from bigmart.model.artifact import copy_model
 from servers import RunningServer, start_server, wait_for_ping
 
 FEATURE_LINE = (

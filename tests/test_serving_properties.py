@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bigmart.artifact import copy_model
+from bigmart.model.artifact import copy_model
 from bigmart.schema import FEATURES
 from servers import start_server
 

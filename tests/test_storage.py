@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bigmart import files
-from bigmart.workflow import storage
+from bigmart.local import storage
 
 
 def plant_link(target: Path, victim: Path) -> Path:

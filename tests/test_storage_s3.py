@@ -14,10 +14,10 @@ import pytest
 
 from answering_server import answering_server
 from aws_server import moto_server
-from bigmart import synth
-from bigmart.workflow import storage
-from bigmart.workflow.options import TransformOptions
-from bigmart.workflow.transform import Plan, transform_objects
+from bigmart.data import synthetic as synth
+from bigmart.local import storage
+from bigmart.local.transform.client import Plan, transform_objects
+from bigmart.local.transform.options import TransformOptions
 
 BIGMART = str(Path(sys.executable).with_name("bigmart"))
 
@@ -153,8 +153,8 @@ def test_records_of_an_s3_object_are_its_lines_record_by_record(s3, tmp_path, op
 def test_a_hostile_s3_model_archive_is_refused_naming_its_uri(s3, tmp_path):
     import tarfile
 
-    from bigmart.artifact import ArtifactError
-    from bigmart.workflow.model_server import materialize_model
+    from bigmart.local.server_process import materialize_model
+    from bigmart.model.artifact import ArtifactError
 
     client, bucket = s3
     buffer = io.BytesIO()
@@ -171,8 +171,8 @@ def test_a_hostile_s3_model_archive_is_refused_naming_its_uri(s3, tmp_path):
 
 
 def test_an_s3_object_larger_than_any_model_is_not_downloaded_whole(s3, tmp_path, monkeypatch):
-    from bigmart.artifact import ArtifactError
-    from bigmart.workflow import model_server
+    from bigmart.local import server_process as model_server
+    from bigmart.model.artifact import ArtifactError
 
     client, bucket = s3
     client.put_object(Bucket=bucket, Key="big/model.tar.gz", Body=b"\0" * (3 << 20))

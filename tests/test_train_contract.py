@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.metrics import METRIC_DEFINITIONS
+from bigmart.model.metrics import METRIC_DEFINITIONS
 from conftest import FAST_HP, make_job, run_train
 
 

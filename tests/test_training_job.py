@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bigmart.datasets import find_csv_files, read_labelled
-from bigmart.synth import csv_text
-from bigmart.workflow.training_job import prepare_job
+from bigmart.data.reading import find_csv_files, read_labelled
+from bigmart.data.synthetic import csv_text
+from bigmart.local.training import prepare_job
 
 
 def test_a_copied_channel_with_a_link_loop_is_copied_once_and_read_once(tmp_path: Path):

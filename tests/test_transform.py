@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 
 from answering_server import answering_server
-from bigmart import synth
-from bigmart.artifact import copy_model, pack
-from bigmart.batch_predict import predict_csv
 from bigmart.container.paths import OptMl
-from bigmart.workflow import storage
-from bigmart.workflow.model_server import ModelServer
-from bigmart.workflow.options import TransformOptions
-from bigmart.workflow.transform import Invoker, Plan, transform_objects
-from bigmart.workflow.transform_job import batch_environment, run_transform_job
+from bigmart.data import synthetic as synth
+from bigmart.local import storage
+from bigmart.local.predict import predict_csv
+from bigmart.local.server_process import ModelServer
+from bigmart.local.transform.client import Invoker, Plan, transform_objects
+from bigmart.local.transform.job import batch_environment, run_transform_job
+from bigmart.local.transform.options import TransformOptions
+from bigmart.model.artifact import copy_model, pack
 
 HEADER = ",".join(synth.TRAINING_COLUMNS[:-1])
 MIB = 1024 * 1024
@@ -633,7 +633,7 @@ def test_an_unexpected_error_fails_its_object_and_the_others_complete(tmp_path, 
 
 
 def test_the_job_ends_failed_with_a_report_when_objects_fail(tmp_path, monkeypatch):
-    import bigmart.workflow.transform_job as transform_job
+    import bigmart.local.transform.job as transform_job
 
     class FakeServer:
         def __init__(self, *args, **kwargs):
@@ -675,7 +675,7 @@ def test_the_job_ends_failed_with_a_report_when_objects_fail(tmp_path, monkeypat
 
 
 def bigmart_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from bigmart import cli
+    from bigmart.cli import main as cli
 
     with pytest.raises(SystemExit) as exit_:
         cli.main(list(args))
@@ -684,8 +684,8 @@ def bigmart_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_cli_ends_the_job_record_whatever_is_raised_inside(tmp_path, monkeypatch, capsys):
-    import bigmart.workflow.transform_job as transform_job
-    from bigmart.commands.common import store
+    import bigmart.local.transform.job as transform_job
+    from bigmart.cli.common import store
 
     def defect(*args, **kwargs):
         raise KeyError("a defect\nin two lines")

@@ -11,9 +11,9 @@ import sys
 from dataclasses import asdict
 
 from answering_server import answering_server
-from bigmart.workflow import storage
-from bigmart.workflow.options import TransformOptions
-from bigmart.workflow.transform import Plan, transform_objects
+from bigmart.local import storage
+from bigmart.local.transform.client import Plan, transform_objects
+from bigmart.local.transform.options import TransformOptions
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ from bigmart.codecs import (
     decode_batch_records,
     encode_after_header,
 )
-from bigmart.container.environment import CUSTOM_ATTRIBUTES, ServingSettings, payload_too_large
-from bigmart.predictor import Predictor
+from bigmart.container.settings import CUSTOM_ATTRIBUTES, ServingSettings, payload_too_large
+from bigmart.model.predictor import Predictor
 from bigmart.schema import SchemaError
 
 Scope = MutableMapping[str, Any]

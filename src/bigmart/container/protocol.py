@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from bigmart.container.environment import (
+from bigmart.container.settings import (
     CUSTOM_ATTRIBUTES,
     ConnectionLimits,
     payload_too_large,

@@ -16,8 +16,8 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from bigmart.container.app import InferenceApp
-from bigmart.container.environment import ServingSettings
 from bigmart.container.paths import OptMl
+from bigmart.container.settings import ServingSettings
 from bigmart.container.worker import connection_limits, raise_open_files_limit
 
 #: SageMaker sends SIGKILL 30 s after SIGTERM; in-flight requests get 25 s to finish.
@@ -83,7 +83,7 @@ def run(paths: OptMl) -> int:
         log.error("bad serving setting: %s", error)
         return 2
     try:
-        from bigmart.predictor import Predictor
+        from bigmart.model.predictor import Predictor
 
         Predictor.load(paths.model)  # verify (checksums, featurizer, ONNX) before binding
     except Exception as error:  # any failure here means: do not serve

@@ -24,7 +24,7 @@ from typing import Any
 
 from bigmart.clipping import clip, clip_list
 from bigmart.container.paths import OptMl
-from bigmart.hyperparameters import HyperParameters, sagemaker_names
+from bigmart.model.hyperparameters import HyperParameters, sagemaker_names
 
 log = logging.getLogger("bigmart.train")
 
@@ -79,7 +79,7 @@ def run(paths: OptMl) -> int:
 
 
 def _train(paths: OptMl) -> None:
-    from bigmart.training import run_training  # after the signal handler: imports are slow
+    from bigmart.model.training import run_training  # after the signal handler: imports are slow
 
     hyperparameters = read_hyperparameters(paths)
     channels = read_channels(paths)
@@ -181,7 +181,7 @@ def _publish(staging: Path, model_dir: Path) -> None:
     leave half a model there."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        from bigmart.artifact import copy_model
+        from bigmart.model.artifact import copy_model
 
         copy_model(staging, model_dir)
     finally:

@@ -8,8 +8,8 @@ from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
-from bigmart.container.environment import ServingSettings
 from bigmart.container.protocol import GuardedHttpToolsProtocol, WorkerGuard
+from bigmart.container.settings import ServingSettings
 
 #: File descriptors kept free of client connections: the listening socket, the model's
 #: files, logs, the master's pipes.

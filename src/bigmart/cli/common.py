@@ -1,0 +1,160 @@
+"""Small pieces the subcommands share: the job store, job names, the bind address, and
+termination signals turned into exceptions."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from bigmart.aws.names import RequestError, check_name
+from bigmart.clipping import describe, one_line
+from bigmart.local.engines import DEFAULT_IMAGE, ENGINES
+from bigmart.local.jobs import JobStore, state_home
+
+
+def new_name(prefix: str) -> str:
+    """A unique, sortable name in SageMaker's style."""
+    return f"{prefix}-{time.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4().hex[:4]}"
+
+
+def resource_name(value: str) -> str:
+    """argparse type of ``--name``: SageMaker's job and endpoint name pattern.
+
+    The name is also a folder name under the state folder and the job's output, so it is
+    checked before anything touches the disk (``../x`` must never reach a path).
+    """
+    try:
+        return check_name(value, "name")
+    except RequestError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_int(value: str) -> int:
+    """argparse type for counts that must be at least 1 (workers, instances)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def store() -> JobStore:
+    return JobStore(state_home())
+
+
+def add_engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="process",
+        help="run train/serve as a child process (default: no container engine needed) or "
+        f"in the product's image (--image, default {DEFAULT_IMAGE}) with podman or docker, "
+        "as SageMaker's local mode does",
+    )
+
+
+def local_image(args: argparse.Namespace) -> str:
+    """The image a local container engine runs."""
+    return args.image or DEFAULT_IMAGE
+
+
+def bind_host(value: str) -> str:
+    """argparse type of ``--host``: an IP address (or ``localhost``) to bind."""
+    if value == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address such as 127.0.0.1 (this machine only) or 0.0.0.0 "
+            f"(every interface), got {value!r}"
+        ) from None
+
+
+def add_host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        type=bind_host,
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; the server has "
+        "no authentication, so another address lets anyone who reaches it use the model)",
+    )
+
+
+def warn_if_exposed(host: str, port: int | None) -> None:
+    """Say loudly that a server on a non-loopback address answers the network."""
+    if ipaddress.ip_address(host).is_loopback:
+        return
+    where = f"port {port}" if port else "its port"
+    print(
+        f"WARNING: --host {host}: the server answers anyone who can reach this machine on "
+        f"{where}, with no authentication; use --host 127.0.0.1 unless that is intended.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+class Terminated(BaseException):
+    """The command received SIGTERM or SIGHUP (a BaseException, as KeyboardInterrupt)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+@contextmanager
+def termination_raises() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (once), so ``finally``
+    blocks and handlers run as they do for Ctrl-C, instead of the process just vanishing."""
+    raised = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:  # a second signal during the clean-up must not cut it short
+            raised = True
+            raise Terminated(signum)
+
+    previous = {number: signal.signal(number, handler) for number in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def end_job(jobs: JobStore, name: str, status: str, reason: str) -> str:
+    """End job ``name`` with ``status`` and ``reason`` on one line; return that line."""
+    reason = one_line(reason)
+    jobs.update(name, status=status, failure_reason=reason, ended=True)
+    return reason
+
+
+def interrupted(error: BaseException) -> str:
+    """The reason of a job stopped by Ctrl-C or a signal raised as ``Terminated``."""
+    return f"interrupted ({'Ctrl-C' if isinstance(error, KeyboardInterrupt) else describe(error)})"
+
+
+def unexpected_failure(name: str, error: BaseException) -> str:
+    """The failure reason for a bug that ended job ``name``: one line for the record and
+    the terminal, with the whole traceback kept in the job's folder (if it can be written)."""
+    log = state_home() / "jobs" / name / "traceback.txt"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        where = f" (traceback: {log})"
+    except OSError:
+        where = ""
+    return f"unexpected {describe(error)}{where}"

@@ -1,0 +1,62 @@
+"""``bigmart jobs [show NAME]``: the record of training jobs, transform jobs and endpoints.
+
+Jobs launched on SageMaker are listed with local ones; those still in progress are
+brought up to date from SageMaker as they are shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bigmart.cli import UsageError
+from bigmart.cli import remote as on_aws
+from bigmart.cli.common import store
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    jobs = commands.add_parser("jobs", help="list jobs and endpoints, or show one")
+    jobs.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    jobs.add_argument("name", nargs="?")
+    jobs.add_argument("--kind", choices=["training", "transform", "endpoint"])
+    jobs.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    records = store()
+    if args.action == "show":
+        if not args.name:
+            raise UsageError("usage: bigmart jobs show NAME")
+        record = records.get(args.name)
+        if record is None:
+            raise UsageError(f"no job or endpoint named {args.name!r}; see: bigmart jobs")
+        print(json.dumps(on_aws.refresh(record).as_dict(), indent=2))
+        return 0
+    if args.name:
+        raise UsageError(
+            f"bigmart jobs list takes no NAME; to see one: bigmart jobs show {args.name}"
+        )
+    listed = [on_aws.refresh(record) for record in records.list(args.kind)]
+    if not listed:
+        print("no jobs yet; start with: bigmart quickstart")
+        return 0
+    print(f"{'NAME':44} {'KIND':9} {'STATUS':10} {'CREATED':20} {'SECONDS':>8}  SUMMARY")
+    for record in listed:
+        shown = record.as_dict()
+        summary = _summary(record.metrics, record.failure_reason)
+        seconds = f"{shown['seconds']:.1f}" if shown["seconds"] is not None else "-"
+        print(
+            f"{record.name:44} {record.kind:9} {record.status:10} {shown['created']:20} "
+            f"{seconds:>8}  {summary}"
+        )
+    return 0
+
+
+def _summary(metrics: dict[str, object], failure: str | None) -> str:
+    if failure:
+        return failure.splitlines()[0][:80]
+    for key in ("validation:rmse", "records"):
+        if key in metrics:
+            value = metrics[key]
+            return f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}"
+    return ""

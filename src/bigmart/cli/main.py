@@ -1,0 +1,88 @@
+"""The ``bigmart`` command: SageMaker-style jobs and endpoints, locally or on AWS.
+
+Exit codes: 0 done; 1 a job failed, or a file or the job store could not be read or written
+(a full disk: one line naming the file and the reason); 2 a usage error or a refused input;
+130 interrupted (Ctrl-C); 143 / 129 stopped by SIGTERM / SIGHUP (the job or endpoint is
+recorded Stopped or Failed and its server stopped first); 141 the reader of stdout went away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from bigmart.cli import (
+    UsageError,
+    endpoint,
+    image,
+    jobs,
+    predict,
+    quickstart,
+    serve,
+    synth,
+    train,
+    transform,
+)
+from bigmart.cli.common import Terminated
+from bigmart.local.jobs import JobStoreError
+from bigmart.model.hyperparameters import HyperParameterError
+from bigmart.schema import SchemaError
+
+COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.handler(args)
+    except (UsageError, SchemaError, HyperParameterError) as error:
+        print(f"bigmart: error: {error}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    except Terminated as error:  # SIGTERM / SIGHUP inside a command that cleans up first
+        print(f"bigmart: {error}", file=sys.stderr)
+        code = 128 + error.signum
+    except BrokenPipeError:
+        # The reader went away (``bigmart jobs | head``): stop quietly, as Unix tools do.
+        # stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141
+    except JobStoreError as error:
+        print(f"bigmart: error: {error}", file=sys.stderr)
+        code = 1
+    except OSError as error:
+        # The last resort for a file or disk error no command handled where it happened
+        # (ENOSPC, EACCES, EIO...): one line naming the file, not a traceback.
+        print(f"bigmart: error: {describe_os_error(error)}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+def describe_os_error(error: OSError) -> str:
+    """``path: reason`` (both paths for a rename), as far as the error knows them."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is None:
+        return reason
+    names = repr(os.fsdecode(error.filename))
+    if error.filename2 is not None:
+        names += f" -> {os.fsdecode(error.filename2)!r}"
+    return f"{names}: {reason}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bigmart",
+        description="Train, serve and batch-score Big Mart sales models the SageMaker way, "
+        "locally or on AWS. New here? Run: bigmart quickstart",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""``bigmart serve``: the endpoint container's ``serve``, in the foreground, on a model file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from bigmart.cli import UsageError
+from bigmart.cli.common import add_host_option, positive_int, warn_if_exposed
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = commands.add_parser(
+        "serve", help="serve a model in the foreground exactly as the endpoint container does"
+    )
+    serve.add_argument("--model", type=Path, required=True, help="model folder or model.tar.gz")
+    serve.add_argument("--port", type=int, help="port (default: $SAGEMAKER_BIND_TO_PORT or 8080)")
+    add_host_option(serve)
+    serve.add_argument(
+        "--workers", type=positive_int, help="worker processes (default: one per core)"
+    )
+    serve.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Unpack the model into a temporary ``/opt/ml/model`` and run ``serve`` on it."""
+    from bigmart.container import serve
+    from bigmart.container.paths import OptMl
+    from bigmart.model.artifact import ArtifactError, copy_model, opened_model
+
+    if args.port is not None:
+        os.environ["SAGEMAKER_BIND_TO_PORT"] = str(args.port)
+    # The image's ``serve`` binds 0.0.0.0 (SageMaker requires it); on a workstation the
+    # server answers this machine only unless --host says otherwise.
+    os.environ["BIGMART_BIND_HOST"] = args.host
+    warn_if_exposed(args.host, args.port)
+    if args.workers is not None:
+        os.environ["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
+    with tempfile.TemporaryDirectory(prefix="bigmart-serve-") as root:
+        paths = OptMl(Path(root))
+        try:
+            with opened_model(args.model) as model_dir:
+                copy_model(model_dir, paths.model)
+        except ArtifactError as error:
+            raise UsageError(f"--model: {error}") from None
+        serve.configure_logging()
+        return serve.run(paths)

@@ -1,0 +1,336 @@
+"""The record of every local training job, transform job and endpoint, in SQLite.
+
+The database lives in the state folder (``$BIGMART_HOME``, default ``~/.bigmart``). WAL
+mode and a busy timeout let several jobs write at once without corrupting it or failing:
+each change is one short transaction. A store that cannot be written (a full disk, a
+read-only folder) raises ``JobStoreError``, one line naming the database and the reason.
+
+A local job's record names the process that owns it (PID, start time, boot, PID
+namespace). A process killed outright (``kill -9``, a power cut) cannot record its end, so
+whoever reads the record next and finds that process gone marks the job Failed, as
+SageMaker shows a job whose instance failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bigmart.local.processes import ProcessIdentity, boot_id, pid_namespace
+
+KINDS = ("training", "transform", "endpoint")
+PREPARE_SECONDS = 30.0
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    ended REAL,
+    parameters TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    artifacts TEXT NOT NULL DEFAULT '{}',
+    failure_reason TEXT,
+    owner TEXT
+)
+"""
+#: Columns added since the first release: a database made before them gains them on open.
+ADDED_COLUMNS = {"owner": "TEXT"}
+COLUMNS = "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason"
+#: Statuses of a local job still running; its owner must be alive for them to hold.
+RUNNING = ("InProgress",)
+OWNER_GONE = "the job's process ended without reporting"
+
+
+class JobStoreError(RuntimeError):
+    """The job database cannot be read or written (a full disk, a read-only folder)."""
+
+
+@dataclass
+class JobRecord:
+    """One job or endpoint as the user sees it in ``bigmart jobs``."""
+
+    name: str
+    kind: str
+    status: str
+    created: float
+    ended: float | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    failure_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "created": _iso(self.created),
+            "ended": _iso(self.ended) if self.ended else None,
+            "seconds": round(self.ended - self.created, 3) if self.ended else None,
+            "parameters": self.parameters,
+            "metrics": self.metrics,
+            "artifacts": self.artifacts,
+            "failure_reason": self.failure_reason,
+        }
+
+
+def state_home() -> Path:
+    """The state folder: ``$BIGMART_HOME`` or ``~/.bigmart``."""
+    return Path(os.environ.get("BIGMART_HOME") or Path.home() / ".bigmart")
+
+
+class JobStore:
+    """Job records in ``<state>/jobs.db``."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = home or state_home()
+        self.path = self.home / "jobs.db"
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise JobStoreError(
+                f"cannot create the state folder {str(self.home)!r} ({error.strerror}); "
+                "set BIGMART_HOME to a writable folder"
+            ) from None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Create the table and switch to WAL, retrying while another process does the same.
+
+        SQLite answers "database is locked" at once, without waiting on the busy timeout,
+        when two connections change the journal mode together (seen in CI with four
+        processes opening a new store), so the first opening retries for a bounded time.
+        """
+        deadline = time.monotonic() + PREPARE_SECONDS
+        while True:
+            try:
+                with self._connection(raw=True) as connection:
+                    mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        connection.execute("PRAGMA journal_mode=WAL")
+                    connection.execute("BEGIN IMMEDIATE")
+                    connection.execute(SCHEMA)
+                    present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+                    for column, declaration in ADDED_COLUMNS.items():
+                        if column not in present:
+                            connection.execute(
+                                f"ALTER TABLE jobs ADD COLUMN {column} {declaration}"
+                            )
+                    connection.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise self._error(error) from None
+                time.sleep(0.05)
+            except sqlite3.Error as error:
+                raise self._error(error) from None
+
+    @contextmanager
+    def _connection(self, *, raw: bool = False) -> Iterator[sqlite3.Connection]:
+        """One connection; an SQLite failure other than a broken constraint (a full
+        disk, an I/O error, a read-only or corrupt database) becomes ``JobStoreError``
+        (``raw`` leaves SQLite's own errors to the caller)."""
+        try:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as error:
+            if raw:
+                raise
+            raise self._error(error) from None
+        try:
+            connection.execute("PRAGMA busy_timeout=30000")
+            yield connection
+        except sqlite3.Error as error:
+            if raw or isinstance(error, sqlite3.IntegrityError):
+                raise
+            raise self._error(error) from None
+        finally:
+            connection.close()
+
+    def _error(self, error: sqlite3.Error) -> JobStoreError:
+        return JobStoreError(
+            f"job store {str(self.path)!r}: {error} (free space under {str(self.home)!r}, "
+            "or set BIGMART_HOME to another folder)"
+        )
+
+    def create(
+        self,
+        name: str,
+        kind: str,
+        parameters: Mapping[str, Any],
+        status: str,
+        *,
+        replace: bool = False,
+        owner: ProcessIdentity | None = None,
+    ) -> None:
+        """Record a new job; a name already used is an error (names are unique, as on AWS).
+
+        ``replace`` overwrites the old record: an endpoint name is free again once the
+        endpoint is deleted or failed, as on SageMaker. ``owner`` is the local process that
+        will end the job (see ``owned_by_me``); a job run elsewhere (SageMaker) has none.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        try:
+            with self._connection() as connection:
+                connection.execute(
+                    f"{verb} INTO jobs (name, kind, status, created, parameters, owner) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        kind,
+                        status,
+                        time.time(),
+                        json.dumps(dict(parameters), default=str),
+                        _owner_text(owner),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"a job or endpoint named {name!r} already exists") from None
+
+    def update(
+        self,
+        name: str,
+        *,
+        status: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        artifacts: Mapping[str, Any] | None = None,
+        failure_reason: str | None = None,
+        ended: bool = False,
+        ended_at: float | None = None,
+        created_at: float | None = None,
+    ) -> None:
+        """Change a job's status and outcome (only the fields given).
+
+        ``ended`` stamps the end as now; ``ended_at`` and ``created_at`` give a remote job's
+        own times, so its duration is measured on one (AWS's) clock.
+        """
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = status
+        if metrics is not None:
+            changes["metrics"] = json.dumps(dict(metrics))
+        if artifacts is not None:
+            changes["artifacts"] = json.dumps(dict(artifacts), default=str)
+        if failure_reason is not None:
+            changes["failure_reason"] = failure_reason
+        if created_at is not None:
+            changes["created"] = created_at
+        if ended_at is not None:
+            changes["ended"] = ended_at
+        elif ended:
+            changes["ended"] = time.time()
+        if not changes:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        with self._connection() as connection:
+            connection.execute(
+                f"UPDATE jobs SET {assignments} WHERE name = ?", (*changes.values(), name)
+            )
+
+    def get(self, name: str) -> JobRecord | None:
+        """The job's record; one whose owner died without ending it is ended Failed first."""
+        with self._connection() as connection:
+            row = connection.execute(
+                f"SELECT {COLUMNS}, owner FROM jobs WHERE name = ?", (name,)
+            ).fetchone()
+        return self._checked(row) if row else None
+
+    def list(self, kind: str | None = None) -> list[JobRecord]:
+        """Every record (of ``kind``), oldest first, each checked as ``get`` does."""
+        query = f"SELECT {COLUMNS}, owner FROM jobs"
+        arguments: tuple[Any, ...] = ()
+        if kind is not None:
+            query += " WHERE kind = ?"
+            arguments = (kind,)
+        with self._connection() as connection:
+            rows = connection.execute(query + " ORDER BY created, name", arguments).fetchall()
+        return [self._checked(row) for row in rows]
+
+    def _checked(self, row: tuple[Any, ...]) -> JobRecord:
+        """The record of ``row``; if it says running but its owner is gone, it is ended
+        Failed (in the database too, once: the update only applies while it still says
+        running, so a job that ended meanwhile keeps its own outcome)."""
+        record = _record(row[:-1])
+        if record.status not in RUNNING or not _owner_gone(row[-1]):
+            return record
+        now = time.time()
+        reason = f"{OWNER_GONE} (found gone at {_iso(now)})"
+        with self._connection() as connection:
+            connection.execute(
+                "UPDATE jobs SET status = 'Failed', failure_reason = ?, ended = ? "
+                "WHERE name = ? AND status = ? AND owner = ?",
+                (reason, now, record.name, record.status, row[-1]),
+            )
+            fresh = connection.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE name = ?", (record.name,)
+            ).fetchone()
+        return _record(fresh) if fresh else record
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def owned_by_me() -> ProcessIdentity | None:
+    """This process, as the owner of a job it runs."""
+    return ProcessIdentity.of(os.getpid())
+
+
+def _owner_text(owner: ProcessIdentity | None) -> str | None:
+    if owner is None:
+        return None
+    return json.dumps(
+        {
+            "pid": owner.pid,
+            "start_time": owner.start_time,
+            "boot_id": boot_id(),
+            "pid_namespace": pid_namespace(),
+        }
+    )
+
+
+def _owner_gone(text: str | None) -> bool:
+    """True if the owner recorded in ``text`` certainly no longer runs. Not known (no owner,
+    an unreadable one, or one in another PID namespace, such as a container sharing the
+    state folder): False, the record is left as it is."""
+    if not text:
+        return False
+    try:
+        owner = json.loads(text)
+        identity = ProcessIdentity(int(owner["pid"]), int(owner["start_time"]))
+    except (ValueError, TypeError, KeyError):
+        return False
+    if owner.get("boot_id") and boot_id() and owner["boot_id"] != boot_id():
+        return True  # the machine restarted since: every process of that boot is gone
+    if owner.get("pid_namespace") != pid_namespace():
+        return False  # its PIDs are not ours to look up
+    return not identity.is_alive()
+
+
+def _record(row: tuple[Any, ...]) -> JobRecord:
+    name, kind, status, created, ended, parameters, metrics, artifacts, failure = row
+    return JobRecord(
+        name=name,
+        kind=kind,
+        status=status,
+        created=created,
+        ended=ended,
+        parameters=json.loads(parameters),
+        metrics=json.loads(metrics),
+        artifacts=json.loads(artifacts),
+        failure_reason=failure,
+    )
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -1,0 +1,166 @@
+"""A local training job: SageMaker's job layout on disk, the real ``train`` as a child process.
+
+The job folder is an ``/opt/ml`` tree (``input/config``, ``input/data/<channel>``,
+``model``, ``output``), so ``train`` runs exactly as it would in the image. Afterwards,
+like SageMaker, the model and the output data are packed to ``output/model.tar.gz`` and
+``output/output.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bigmart.container.paths import OptMl
+from bigmart.local.engines import DEFAULT_IMAGE, train_command
+from bigmart.model.artifact import pack
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TrainingJobResult:
+    """What a finished local training job left behind."""
+
+    name: str
+    status: str  # "Completed" | "Failed" | "Stopped"
+    job_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_archive: Path | None = None
+    failure_reason: str | None = None
+    seconds: float = 0.0
+
+
+def prepare_job(
+    job_dir: Path,
+    channels: Mapping[str, Path],
+    hyperparameters: Mapping[str, str],
+    *,
+    copy_data: bool = False,
+) -> OptMl:
+    """Lay out the job folder: config files, and each channel's data linked in (or copied,
+    for a container, which sees only the job folder)."""
+    paths = OptMl(job_dir)
+    paths.config.mkdir(parents=True, exist_ok=True)
+    paths.model.mkdir(parents=True, exist_ok=True)
+    paths.output.mkdir(parents=True, exist_ok=True)
+    paths.hyperparameters.write_text(json.dumps(dict(hyperparameters), indent=1))
+    paths.input_data_config.write_text(
+        json.dumps(
+            {
+                name: {
+                    "ContentType": "text/csv",
+                    "TrainingInputMode": "File",
+                    "S3DistributionType": "FullyReplicated",
+                    "RecordWrapperType": "None",
+                }
+                for name in channels
+            },
+            indent=1,
+        )
+    )
+    paths.resource_config.write_text(
+        json.dumps(
+            {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
+        )
+    )
+    for name, source in channels.items():
+        folder = paths.channel(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        source = source.resolve()
+        target = folder / source.name
+        if copy_data and source.is_dir():
+            # Links are copied as links: followed, a loop (``latest -> .``) would recurse
+            # without end here; inside the container ``train`` reads each real file once
+            # and refuses a link that leads out of the data (it dangles there).
+            shutil.copytree(source, target, symlinks=True)
+        elif copy_data:
+            shutil.copyfile(source, target)
+        else:
+            # A link, not a copy: SageMaker copies from S3, but a local file is already here.
+            target.symlink_to(source, target_is_directory=source.is_dir())
+    return paths
+
+
+def run_training_job(
+    name: str,
+    job_dir: Path,
+    channels: Mapping[str, Path],
+    hyperparameters: Mapping[str, str],
+    *,
+    echo: Echo = print,
+    engine: str = "process",
+    image: str = DEFAULT_IMAGE,
+) -> TrainingJobResult:
+    """Run ``train`` on a prepared job folder, streaming its log through ``echo``: as a
+    child process of this Python, or in the image with a container engine."""
+    command = train_command(engine, image, job_dir)
+    paths = prepare_job(job_dir, channels, hyperparameters, copy_data=command is not None)
+    started = time.monotonic()
+    environment = {
+        **os.environ,
+        "OPT_ML": str(paths.root),
+        "TRAINING_JOB_NAME": name,
+        "PYTHONUNBUFFERED": "1",
+    }
+    argv = command or [sys.executable, "-m", "bigmart.container.train"]
+    with subprocess.Popen(
+        argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        previous = signal.signal(signal.SIGINT, lambda *_: process.send_signal(signal.SIGTERM))
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                echo(line.rstrip("\n"))
+            code = process.wait()
+        except BaseException:
+            # SIGTERM/SIGHUP raised here (or any error): ``train`` must not run on alone,
+            # nor the exit wait for it to finish. It is asked to stop, then killed.
+            _stop(process)
+            raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    result = TrainingJobResult(
+        name=name, status="Completed", job_dir=job_dir, seconds=time.monotonic() - started
+    )
+    metrics_file = paths.output_data / "metrics.json"
+    if metrics_file.exists():
+        result.metrics = json.loads(metrics_file.read_text())
+    if code != 0:
+        result.status = "Stopped" if code == 143 else "Failed"
+        result.failure_reason = read_failure_reason(paths) or f"train exited with code {code}"
+        return result
+    result.model_archive = pack(paths.model, paths.output / "model.tar.gz")
+    paths.output_data.mkdir(parents=True, exist_ok=True)
+    pack(paths.output_data, paths.output / "output.tar.gz")
+    return result
+
+
+def _stop(process: subprocess.Popen[str], grace_seconds: float = 30) -> None:
+    """SIGTERM to ``train`` (it writes its failure file and exits 143), SIGKILL after
+    ``grace_seconds``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def read_failure_reason(paths: OptMl) -> str | None:
+    """FailureReason as SageMaker shows it: the failure file's first 1,024 characters,
+    here cut to its first paragraph (the traceback follows it)."""
+    if not paths.failure.exists():
+        return None
+    text = paths.failure.read_text(errors="replace")[:1024]
+    return text.split("\n\n", 1)[0].strip()

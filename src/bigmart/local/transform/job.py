@@ -1,0 +1,128 @@
+"""A local batch transform job: start ``serve`` as SageMaker would, transform, report.
+
+The job is recorded in the job store; its report (one entry per input object, with the
+line and reason of any failure) is written to ``<state>/jobs/<name>/report.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bigmart.container.paths import OptMl
+from bigmart.local import storage
+from bigmart.local.engines import DEFAULT_IMAGE, serve_command
+from bigmart.local.server_process import ModelServer, free_port, materialize_model
+from bigmart.local.transform.client import ObjectOutcome, Plan, transform_objects
+from bigmart.local.transform.options import TransformOptions
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TransformJobResult:
+    name: str
+    status: str
+    outcomes: list[ObjectOutcome] = field(default_factory=list)
+    records: int = 0
+    seconds: float = 0.0
+    failure_reason: str | None = None
+    report: Path | None = None
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+def batch_environment(options: TransformOptions) -> dict[str, str]:
+    """The environment SageMaker gives the container of a transform job."""
+    environment = {"SAGEMAKER_BATCH": "true"}
+    if options.max_payload_mb is not None:
+        environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(options.max_payload_mb)
+    if options.batch_strategy is not None:
+        environment["SAGEMAKER_BATCH_STRATEGY"] = (
+            "MULTI_RECORD" if options.batch_strategy == "MultiRecord" else "SINGLE_RECORD"
+        )
+    if options.max_concurrent_transforms:
+        environment["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(options.max_concurrent_transforms)
+    return environment
+
+
+def run_transform_job(
+    name: str,
+    model: str,
+    input_location: str,
+    output_location: str,
+    options: TransformOptions,
+    *,
+    report_dir: Path,
+    echo: Echo = print,
+    progress_bar: bool | None = None,
+    engine: str = "process",
+    image: str = DEFAULT_IMAGE,
+) -> TransformJobResult:
+    """Run one transform job end to end; never raises for bad records (they are reported)."""
+    started = time.monotonic()
+    objects = storage.list_objects(input_location)
+    if not objects:
+        raise storage.StorageError(f"{input_location}: no input objects")
+    echo(f"{len(objects)} input object(s), {sum(o.size for o in objects):,} bytes")
+    with tempfile.TemporaryDirectory(prefix="bigmart-transform-") as scratch:
+        paths = OptMl(Path(scratch))
+        materialize_model(model, paths.model)
+        port = free_port()
+        environment = batch_environment(options)
+        server = ModelServer(
+            paths.root,
+            port=port,
+            environment=environment,
+            log_path=report_dir / "serve.log",
+            command=serve_command(engine, image, paths.model, port, environment),
+        )
+        server.start()
+        try:
+            plan = Plan.resolve(options, server.execution_parameters())
+            echo("settings: " + ", ".join(f"{k}={v}" for k, v in plan.described.items()))
+            outcomes = transform_objects(
+                objects,
+                output_location,
+                plan,
+                server.port,
+                echo=echo,
+                progress_bar=sys.stderr.isatty() if progress_bar is None else progress_bar,
+            )
+        finally:
+            server.stop()
+    failed = [o for o in outcomes if o.status != "Completed"]
+    result = TransformJobResult(
+        name=name,
+        status="Failed" if failed else "Completed",
+        outcomes=outcomes,
+        records=sum(o.records for o in outcomes),
+        seconds=time.monotonic() - started,
+        settings=plan.described,
+    )
+    if failed:
+        first = failed[0]
+        where = f", line {first.line}" if first.line else ""
+        result.failure_reason = (
+            f"{len(failed)} of {len(outcomes)} input object(s) failed; "
+            f"{first.input}{where}: {first.reason}"
+        )
+    report_dir.mkdir(parents=True, exist_ok=True)
+    result.report = report_dir / "report.json"
+    result.report.write_text(
+        json.dumps(
+            {
+                "name": name,
+                "status": result.status,
+                "failure_reason": result.failure_reason,
+                "settings": plan.described,
+                "objects": [vars(o) for o in outcomes],
+            },
+            indent=1,
+        )
+    )
+    return result

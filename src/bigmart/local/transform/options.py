@@ -1,0 +1,75 @@
+"""Batch transform options, named and defaulted as SageMaker's CreateTransformJob names them.
+
+One dataclass serves the local transform and the AWS one, so an option means the same
+thing wherever the job runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bigmart.codecs import CSV, media_type
+from bigmart.local.transform.jsonpath import compile_path
+
+SPLIT_TYPES = ("Line", "None")
+BATCH_STRATEGIES = ("MultiRecord", "SingleRecord")
+ASSEMBLE_WITH = ("Line", "None")
+JOIN_SOURCES = ("Input", "None")
+COMPRESSION_TYPES = ("None", "Gzip")
+
+
+@dataclass(frozen=True)
+class TransformOptions:
+    """A transform job's data options. ``None`` means: ask the server's
+    ``/execution-parameters``, then fall back to SageMaker's default."""
+
+    content_type: str = "text/csv"
+    accept: str | None = None
+    split_type: str = "Line"
+    batch_strategy: str | None = None  # MultiRecord when neither job nor server says
+    max_payload_mb: int | None = None  # 6 when neither job nor server says; 0 = unbounded
+    max_concurrent_transforms: int = 0  # 0 = ask the server
+    assemble_with: str = "Line"
+    join_source: str = "None"
+    input_filter: str = "$"
+    output_filter: str = "$"
+    compression_type: str = "None"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("split_type", SPLIT_TYPES),
+            ("assemble_with", ASSEMBLE_WITH),
+            ("join_source", JOIN_SOURCES),
+            ("compression_type", COMPRESSION_TYPES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r}: expected one of {allowed}")
+        if self.batch_strategy is not None and self.batch_strategy not in BATCH_STRATEGIES:
+            raise ValueError(
+                f"batch_strategy={self.batch_strategy!r}: expected one of {BATCH_STRATEGIES}"
+            )
+        if self.max_payload_mb is not None and not 0 <= self.max_payload_mb <= 100:
+            raise ValueError(f"max_payload_mb={self.max_payload_mb}: expected 0 to 100")
+        csv_joined = self.join_source == "Input" and media_type(self.content_type) == CSV
+        if csv_joined and self.accept is not None and media_type(self.accept) != CSV:
+            raise ValueError(
+                "join_source=Input with text/csv input writes CSV rows (the input row, "
+                f"then the prediction), as SageMaker does: accept={self.accept!r} cannot "
+                "be joined; use text/csv"
+            )
+        for name in ("input_filter", "output_filter"):
+            try:
+                compile_path(getattr(self, name))  # a typo fails before any job starts
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        if self.max_concurrent_transforms < 0:
+            raise ValueError("max_concurrent_transforms must be 0 (ask the server) or more")
+        if (
+            self.max_payload_mb
+            and self.max_concurrent_transforms
+            and self.max_payload_mb * self.max_concurrent_transforms > 100
+        ):
+            raise ValueError(
+                "max_concurrent_transforms x max_payload_mb must not exceed 100 "
+                f"(got {self.max_concurrent_transforms} x {self.max_payload_mb})"
+            )
