@@ -166,13 +166,13 @@ def test_sigterm_to_train_stops_the_job_and_its_train_process(tmp_path):
 
 def test_an_unexpected_error_after_the_record_exists_ends_it_failed(tmp_path, monkeypatch):
     from bigmart.cli import main as cli
-    from bigmart.cli import train
+    from bigmart.local import sagemaker
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug")
 
     monkeypatch.setenv("BIGMART_HOME", str(tmp_path))
-    monkeypatch.setattr(train, "run_training_job", broken)
+    monkeypatch.setattr(sagemaker, "run_training_job", broken)
     data = tmp_path / "train.csv"
     synth.write_csv(data, 50, seed=4)
     with pytest.raises(SystemExit) as exited:

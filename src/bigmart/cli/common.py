@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import signal
 import sys
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 
 from bigmart.aws.names import RequestError, check_name
 from bigmart.clipping import describe, one_line
 from bigmart.local.engines import DEFAULT_IMAGE, ENGINES
 from bigmart.local.jobs import JobStore, state_home
+from bigmart.local.lifecycle import (  # noqa: F401  (re-exported for the commands)
+    TERMINATION_SIGNALS,
+    Terminated,
+    interrupted,
+    termination_raises,
+)
 
 
 def new_name(prefix: str) -> str:
@@ -104,47 +106,11 @@ def warn_if_exposed(host: str, port: int | None) -> None:
     )
 
 
-class Terminated(BaseException):
-    """The command received SIGTERM or SIGHUP (a BaseException, as KeyboardInterrupt)."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-
-
-@contextmanager
-def termination_raises() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (once), so ``finally``
-    blocks and handlers run as they do for Ctrl-C, instead of the process just vanishing."""
-    raised = False
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        nonlocal raised
-        if not raised:  # a second signal during the clean-up must not cut it short
-            raised = True
-            raise Terminated(signum)
-
-    previous = {number: signal.signal(number, handler) for number in TERMINATION_SIGNALS}
-    try:
-        yield
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
-
-
-TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
 def end_job(jobs: JobStore, name: str, status: str, reason: str) -> str:
     """End job ``name`` with ``status`` and ``reason`` on one line; return that line."""
     reason = one_line(reason)
     jobs.update(name, status=status, failure_reason=reason, ended=True)
     return reason
-
-
-def interrupted(error: BaseException) -> str:
-    """The reason of a job stopped by Ctrl-C or a signal raised as ``Terminated``."""
-    return f"interrupted ({'Ctrl-C' if isinstance(error, KeyboardInterrupt) else describe(error)})"
 
 
 def unexpected_failure(name: str, error: BaseException) -> str:

@@ -43,6 +43,18 @@ CREATE TABLE IF NOT EXISTS jobs (
 """
 #: Columns added since the first release: a database made before them gains them on open.
 ADDED_COLUMNS = {"owner": "TEXT"}
+#: Models and endpoint configs: SageMaker resources with no status of their own. Their
+#: names are their own namespace per kind, as on SageMaker (model ``x`` and endpoint ``x``).
+RESOURCES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created REAL NOT NULL,
+    request TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+)
+"""
+RESOURCE_KINDS = ("model", "endpoint-config")
 COLUMNS = "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason"
 #: Statuses of a local job still running; its owner must be alive for them to hold.
 RUNNING = ("InProgress",)
@@ -118,6 +130,7 @@ class JobStore:
                         connection.execute("PRAGMA journal_mode=WAL")
                     connection.execute("BEGIN IMMEDIATE")
                     connection.execute(SCHEMA)
+                    connection.execute(RESOURCES_SCHEMA)
                     present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
                     for column, declaration in ADDED_COLUMNS.items():
                         if column not in present:
@@ -254,6 +267,46 @@ class JobStore:
         with self._connection() as connection:
             rows = connection.execute(query + " ORDER BY created, name", arguments).fetchall()
         return [self._checked(row) for row in rows]
+
+    def put_resource(self, kind: str, name: str, request: Mapping[str, Any]) -> None:
+        """Record a model or endpoint config (its Create request); a name already used for
+        that kind is an error, as on SageMaker."""
+        if kind not in RESOURCE_KINDS:
+            raise ValueError(f"kind must be one of {RESOURCE_KINDS}")
+        try:
+            with self._connection() as connection:
+                connection.execute(
+                    "INSERT INTO resources (kind, name, created, request) VALUES (?, ?, ?, ?)",
+                    (kind, name, time.time(), json.dumps(dict(request), default=str)),
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"a {kind} named {name!r} already exists") from None
+
+    def get_resource(self, kind: str, name: str) -> tuple[dict[str, Any], float] | None:
+        """A model's or endpoint config's request and creation time, or None."""
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT request, created FROM resources WHERE kind = ? AND name = ?", (kind, name)
+            ).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
+
+    def list_resources(self, kind: str) -> list[tuple[str, dict[str, Any], float]]:
+        """Every ``kind`` resource as (name, request, created), oldest first."""
+        with self._connection() as connection:
+            rows = connection.execute(
+                "SELECT name, request, created FROM resources WHERE kind = ? "
+                "ORDER BY created, name",
+                (kind,),
+            ).fetchall()
+        return [(name, json.loads(request), created) for name, request, created in rows]
+
+    def delete_resource(self, kind: str, name: str) -> bool:
+        """Forget a model or endpoint config; False if there was none."""
+        with self._connection() as connection:
+            cursor = connection.execute(
+                "DELETE FROM resources WHERE kind = ? AND name = ?", (kind, name)
+            )
+        return cursor.rowcount > 0
 
     def _checked(self, row: tuple[Any, ...]) -> JobRecord:
         """The record of ``row``; if it says running but its owner is gone, it is ended

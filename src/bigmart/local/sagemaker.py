@@ -1,0 +1,275 @@
+"""The local backend: SageMaker's requests, run on this machine.
+
+``LocalSageMaker`` takes the requests boto3's SageMaker client sends (CreateTrainingJob,
+CreateModel, CreateEndpointConfig, CreateTransformJob, ...) with the same field names and
+answers Describe/List in SageMaker's shapes, so the CLI, and later unmodified boto3 code,
+talk to this machine exactly as they would talk to AWS. As in the SageMaker SDK's local
+mode, a Create call for a job runs the job to its end before it returns; a failed job is
+not an exception but a status, read with Describe.
+
+Every job's record is written here and only here, through ``job_lifecycle``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from bigmart.local import storage
+from bigmart.local.engines import DEFAULT_IMAGE, EngineError
+from bigmart.local.jobs import JobRecord, JobStore
+from bigmart.local.lifecycle import Outcome, RequestRefused, job_lifecycle
+from bigmart.local.requests import (
+    arn,
+    training_channels,
+    transform_locations,
+    transform_options,
+)
+from bigmart.local.server_process import ServerError
+from bigmart.local.training import run_training_job
+from bigmart.model.hyperparameters import HyperParameters
+
+Echo = Callable[[str], None]
+
+
+class LocalSageMaker:
+    """SageMaker's control plane for jobs run here (``--instance-type local``)."""
+
+    def __init__(self, store: JobStore, *, engine: str = "process", echo: Echo = print) -> None:
+        self.store = store
+        self.engine = engine
+        self.echo = echo
+
+    # -- training jobs -------------------------------------------------------------------
+
+    def create_training_job(self, request: Mapping[str, Any]) -> dict[str, str]:
+        """Run a training job to its end: channels staged, ``train`` run, the model and
+        output archives written under ``S3OutputPath/<name>/output`` (uploaded for s3://)."""
+        name = request["TrainingJobName"]
+        hyperparameters = dict(request.get("HyperParameters") or {})
+        try:
+            HyperParameters.from_strings(hyperparameters)
+        except ValueError as error:
+            raise RequestRefused(str(error)) from None
+        channels = training_channels(request)
+        if "training" not in channels:
+            raise RequestRefused("channel 'training' is required (train reads its data from it)")
+        output = request["OutputDataConfig"]["S3OutputPath"]
+        job_dir = self._job_dir(name, output)
+        if job_dir.exists():
+            raise RequestRefused(f"job folder {job_dir} already exists; choose another name")
+        image = request.get("AlgorithmSpecification", {}).get("TrainingImage") or DEFAULT_IMAGE
+        with self._lifecycle(name, "training", request) as outcome:
+            staged = self._stage_channels(channels, job_dir)
+            self.echo(f"Training job {name}: {job_dir}")
+            result = run_training_job(
+                name,
+                job_dir,
+                staged,
+                hyperparameters,
+                echo=self.echo,
+                engine=self.engine,
+                image=image,
+            )
+            outcome.metrics = result.metrics
+            if result.status != "Completed" or result.model_archive is None:
+                outcome.fail(result.failure_reason or "train failed", result.status)
+            else:
+                outcome.artifacts = self._publish_training(name, output, result.model_archive)
+        return {"TrainingJobArn": arn("training-job", name)}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        record = self._record(TrainingJobName, "training")
+        request = record.parameters
+        answer: dict[str, Any] = {
+            **{key: value for key, value in request.items() if key != "Tags"},
+            "TrainingJobArn": arn("training-job", record.name),
+            "TrainingJobStatus": record.status,
+            "SecondaryStatus": _secondary_status(record.status),
+            "ModelArtifacts": {"S3ModelArtifacts": record.artifacts.get("model", "")},
+            "CreationTime": _time(record.created),
+            "TrainingStartTime": _time(record.created),
+            "LastModifiedTime": _time(record.ended or record.created),
+            "FinalMetricDataList": [
+                {"MetricName": key, "Value": float(value), "Timestamp": _time(record.ended)}
+                for key, value in sorted(record.metrics.items())
+                if isinstance(value, int | float) and math.isfinite(value)
+            ],
+        }
+        if record.ended:
+            answer["TrainingEndTime"] = _time(record.ended)
+        if record.failure_reason and record.status != "Completed":
+            answer["FailureReason"] = record.failure_reason
+        return answer
+
+    def list_training_jobs(self, **_: Any) -> dict[str, Any]:
+        return {
+            "TrainingJobSummaries": [
+                {
+                    "TrainingJobName": record.name,
+                    "TrainingJobArn": arn("training-job", record.name),
+                    "CreationTime": _time(record.created),
+                    "TrainingJobStatus": record.status,
+                    **({"TrainingEndTime": _time(record.ended)} if record.ended else {}),
+                }
+                for record in reversed(self.store.list("training"))
+            ]
+        }
+
+    # -- models --------------------------------------------------------------------------
+
+    def create_model(self, request: Mapping[str, Any]) -> dict[str, str]:
+        """Record a model: the image to serve with and where its archive or folder is."""
+        name = request["ModelName"]
+        container = request.get("PrimaryContainer") or {}
+        if not container.get("ModelDataUrl"):
+            raise RequestRefused(f"model {name!r}: PrimaryContainer.ModelDataUrl is required")
+        try:
+            self.store.put_resource("model", name, request)
+        except ValueError as error:
+            raise RequestRefused(str(error)) from None
+        return {"ModelArn": arn("model", name)}
+
+    def describe_model(self, ModelName: str) -> dict[str, Any]:
+        found = self.store.get_resource("model", ModelName)
+        if found is None:
+            raise RequestRefused(f"Could not find model {ModelName!r}.")
+        request, created = found
+        return {**request, "ModelArn": arn("model", ModelName), "CreationTime": _time(created)}
+
+    def delete_model(self, ModelName: str) -> dict[str, Any]:
+        if not self.store.delete_resource("model", ModelName):
+            raise RequestRefused(f"Could not find model {ModelName!r}.")
+        return {}
+
+    # -- transform jobs ------------------------------------------------------------------
+
+    def create_transform_job(self, request: Mapping[str, Any]) -> dict[str, str]:
+        """Run a batch transform job to its end with the model ``ModelName``: every input
+        object scored into ``<S3OutputPath>/<object>.out``; a bad object fails the job, not
+        the others; a report is kept in the job's folder."""
+        from bigmart.local.transform.job import run_transform_job
+
+        name = request["TransformJobName"]
+        try:
+            options = transform_options(request)
+        except ValueError as error:
+            raise RequestRefused(str(error)) from None
+        container = self.describe_model(request["ModelName"])["PrimaryContainer"]
+        source, destination = transform_locations(request)
+        with self._lifecycle(
+            name, "transform", request, expected=(ServerError, EngineError, OSError, ValueError)
+        ) as outcome:
+            result = run_transform_job(
+                name,
+                container["ModelDataUrl"],
+                source,
+                destination,
+                options,
+                report_dir=self.store.home / "jobs" / name,
+                echo=self.echo,
+                engine=self.engine,
+                image=container.get("Image") or DEFAULT_IMAGE,
+            )
+            rate = result.records / result.seconds if result.seconds else 0.0
+            outcome.metrics = {
+                "records": result.records,
+                "seconds": round(result.seconds, 3),
+                "records_per_second": round(rate, 1),
+            }
+            outcome.artifacts = {
+                "outputs": [o.output for o in result.outcomes if o.status == "Completed"],
+                "report": str(result.report),
+                "objects": [vars(o) for o in result.outcomes],
+            }
+            if result.status != "Completed":
+                outcome.fail(result.failure_reason or "the transform failed", result.status)
+        return {"TransformJobArn": arn("transform-job", name)}
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        record = self._record(TransformJobName, "transform")
+        answer: dict[str, Any] = {
+            **record.parameters,
+            "TransformJobArn": arn("transform-job", record.name),
+            "TransformJobStatus": record.status,
+            "CreationTime": _time(record.created),
+            "TransformStartTime": _time(record.created),
+        }
+        if record.ended:
+            answer["TransformEndTime"] = _time(record.ended)
+        if record.failure_reason and record.status != "Completed":
+            answer["FailureReason"] = record.failure_reason
+        return answer
+
+    def list_transform_jobs(self, **_: Any) -> dict[str, Any]:
+        return {
+            "TransformJobSummaries": [
+                {
+                    "TransformJobName": record.name,
+                    "TransformJobArn": arn("transform-job", record.name),
+                    "CreationTime": _time(record.created),
+                    "TransformJobStatus": record.status,
+                    **({"TransformEndTime": _time(record.ended)} if record.ended else {}),
+                }
+                for record in reversed(self.store.list("transform"))
+            ]
+        }
+
+    # -- shared --------------------------------------------------------------------------
+
+    def _lifecycle(
+        self, name: str, kind: str, request: Mapping[str, Any], **options: Any
+    ) -> AbstractContextManager[Outcome]:
+        return job_lifecycle(self.store, name, kind, request, refused=(EngineError,), **options)
+
+    def _record(self, name: str, kind: str) -> JobRecord:
+        record = self.store.get(name)
+        if record is None or record.kind != kind:
+            raise RequestRefused(f"Requested resource not found: {kind} job {name!r}")
+        return record
+
+    def _job_dir(self, name: str, output: str) -> Path:
+        """A job's folder: under a local output, or staged in the state folder for S3."""
+        if storage.is_s3(output):
+            return self.store.home / "jobs" / name
+        return Path(output) / name
+
+    def _stage_channels(self, channels: Mapping[str, str], job_dir: Path) -> dict[str, Path]:
+        """Each channel as a local path; S3 channels are downloaded keeping the key tree."""
+        staged: dict[str, Path] = {}
+        for channel, location in channels.items():
+            if storage.is_s3(location):
+                target = job_dir / "downloads" / channel
+                storage.download_tree(location, target)
+                staged[channel] = target
+            elif Path(location).exists():
+                staged[channel] = Path(location)
+            else:
+                raise RequestRefused(f"channel {channel!r}: {location}: no such file or folder")
+        return staged
+
+    def _publish_training(self, name: str, output: str, model_archive: Path) -> dict[str, str]:
+        """Where the model and output archives are; uploaded first for an S3 output."""
+        artifacts = {
+            "model": str(model_archive),
+            "output": str(model_archive.with_name("output.tar.gz")),
+        }
+        if storage.is_s3(output):
+            prefix = storage.join(output, f"{name}/output")
+            for key, path in list(artifacts.items()):
+                destination = storage.join(prefix, Path(path).name)
+                storage.upload_file(path, destination)
+                artifacts[key] = destination
+        return artifacts
+
+
+def _secondary_status(status: str) -> str:
+    return "Training" if status == "InProgress" else status
+
+
+def _time(seconds: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC) if seconds else None
