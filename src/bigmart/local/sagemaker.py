@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bigmart.local import storage
+from bigmart.local.endpoints import LocalEndpoints
 from bigmart.local.engines import DEFAULT_IMAGE, EngineError
 from bigmart.local.jobs import JobRecord, JobStore
 from bigmart.local.lifecycle import Outcome, RequestRefused, job_lifecycle
@@ -36,7 +37,7 @@ from bigmart.model.hyperparameters import HyperParameters
 Echo = Callable[[str], None]
 
 
-class LocalSageMaker:
+class LocalSageMaker(LocalEndpoints):
     """SageMaker's control plane for jobs run here (``--instance-type local``)."""
 
     def __init__(self, store: JobStore, *, engine: str = "process", echo: Echo = print) -> None:
