@@ -401,7 +401,7 @@ def test_cli_transform_reports_and_records_the_job(model_archive, tmp_path):
     )
     record = json.loads(shown.stdout)
     assert record["status"] == "Completed" and record["metrics"]["records"] == 50
-    assert record["parameters"]["max_payload_mb"] == 1
+    assert record["parameters"]["MaxPayloadInMB"] == 1
     listed = subprocess.run([str(bigmart), "jobs"], capture_output=True, text=True, timeout=60)
     assert "cli-transform-1" in listed.stdout
 

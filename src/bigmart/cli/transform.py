@@ -7,19 +7,11 @@ import sys
 
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
-from bigmart.cli.common import (
-    add_engine_option,
-    end_job,
-    interrupted,
-    local_image,
-    new_name,
-    resource_name,
-    store,
-    termination_raises,
-    unexpected_failure,
-)
-from bigmart.local import storage
-from bigmart.local.jobs import JobStore, owned_by_me, state_home
+from bigmart.cli.common import add_engine_option, local_image, new_name, resource_name, store
+from bigmart.local.jobs import JobRecord
+from bigmart.local.lifecycle import RequestRefused
+from bigmart.local.requests import model_request, transform_job_request
+from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.transform.options import (
     ASSEMBLE_WITH,
     BATCH_STRATEGIES,
@@ -103,83 +95,52 @@ def options_from(args: argparse.Namespace) -> TransformOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bigmart.local.engines import EngineError
-    from bigmart.local.server_process import ServerError
-    from bigmart.local.transform.job import run_transform_job
-
     options = options_from(args)
     name = args.name or new_name("bigmart-transform")
     if on_aws.is_remote(args):
         return on_aws.transform(args, name, options)
-    jobs = store()
-    parameters = {
-        "model": args.model,
-        "input": args.input,
-        "output": args.output,
-        **{k: v for k, v in vars(options).items()},
-    }
-    try:
-        jobs.create(name, "transform", parameters, "InProgress", owner=owned_by_me())
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    backend = LocalSageMaker(store(), engine=args.engine, echo=_echo)
     print(f"Transform job {name}")
     try:
-        with termination_raises():  # SIGTERM / SIGHUP: the job ends Stopped, its server too
-            result = run_transform_job(
-                name,
-                args.model,
-                args.input,
-                args.output,
-                options,
-                report_dir=state_home() / "jobs" / name,
-                echo=lambda line: print(f"  | {line}", flush=True),
-                engine=args.engine,
-                image=local_image(args),
-            )
-    except (storage.StorageError, ServerError, EngineError, ValueError, OSError) as error:
-        return _failed(jobs, name, str(error))
-    except Exception as error:  # a defect: the job still ends, and the details are kept
-        return _failed(jobs, name, unexpected_failure(name, error))
-    except BaseException as error:  # Ctrl-C, or a signal raised as an exception: Stopped
-        end_job(jobs, name, "Stopped", interrupted(error))
-        raise
-    rate = result.records / result.seconds if result.seconds else 0.0
-    jobs.update(
-        name,
-        status=result.status,
-        failure_reason=result.failure_reason,
-        ended=True,
-        metrics={
-            "records": result.records,
-            "seconds": round(result.seconds, 3),
-            "records_per_second": round(rate, 1),
-        },
-        artifacts={
-            "outputs": [o.output for o in result.outcomes if o.status == "Completed"],
-            "report": str(result.report),
-        },
-    )
-    for outcome in result.outcomes:
-        detail = (
-            f"{outcome.records:,} records"
-            if outcome.status == "Completed"
-            else (f"line {outcome.line}: {outcome.reason}" if outcome.line else str(outcome.reason))
+        # The model is a SageMaker Model of its own, named after the job (models and jobs
+        # have separate names, as on SageMaker), so the job's request names it.
+        backend.create_model(model_request(name, local_image(args), args.model))
+        backend.create_transform_job(
+            transform_job_request(name, name, args.input, args.output, options)
         )
-        print(f"{outcome.status:9} {outcome.input} -> {outcome.output} ({detail})")
-    print(f"job: {name}")
+    except RequestRefused as error:
+        raise UsageError(str(error)) from None
+    record = backend.store.get(name)
+    assert record is not None  # the backend created it
+    _print_outcome(record)
+    return 0 if record.status == "Completed" else 1
+
+
+def _echo(line: str) -> None:
+    print(f"  | {line}", flush=True)
+
+
+def _print_outcome(record: JobRecord) -> None:
+    """One line per input object, then the job's status; a failure reason on stderr."""
+    for outcome in record.artifacts.get("objects", []):
+        detail = (
+            f"{outcome['records']:,} records"
+            if outcome["status"] == "Completed"
+            else (
+                f"line {outcome['line']}: {outcome['reason']}"
+                if outcome["line"]
+                else str(outcome["reason"])
+            )
+        )
+        print(f"{outcome['status']:9} {outcome['input']} -> {outcome['output']} ({detail})")
+    if "records" not in record.metrics:  # it ended before scoring anything
+        print(f"status: {record.status}\nfailure reason: {record.failure_reason}", file=sys.stderr)
+        return
+    print(f"job: {record.name}")
     print(
-        f"status: {result.status} ({result.records:,} records in {result.seconds:.1f} s, "
-        f"{rate:,.0f} records/s)"
+        f"status: {record.status} ({record.metrics['records']:,} records in "
+        f"{record.metrics['seconds']:.1f} s, {record.metrics['records_per_second']:,.0f} records/s)"
     )
-    print(f"report: {result.report}")
-    if result.status != "Completed":
-        print(f"failure reason: {result.failure_reason}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _failed(jobs: JobStore, name: str, reason: str) -> int:
-    """End the job Failed with a one-line reason, printed as such."""
-    reason = end_job(jobs, name, "Failed", reason)
-    print(f"status: Failed\nfailure reason: {reason}", file=sys.stderr)
-    return 1
+    print(f"report: {record.artifacts['report']}")
+    if record.status != "Completed":
+        print(f"failure reason: {record.failure_reason}", file=sys.stderr)
