@@ -19,11 +19,9 @@ from bigmart.local.jobs import JobRecord
 from bigmart.local.transform.options import TransformOptions
 
 if TYPE_CHECKING:  # boto3 is imported only when a command goes to AWS
-    from bigmart.aws.records import JobOutcome
+    from bigmart.aws.backend import AwsJobs
 
 LOCAL = "local"
-#: The job store's kinds that are SageMaker jobs (an endpoint is refreshed by its own command).
-REMOTE_JOB_KINDS = ("training", "transform")
 
 
 def add_placement_options(parser: argparse.ArgumentParser, *, wait: bool = True) -> None:
@@ -96,8 +94,8 @@ def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) 
     if args.validation:
         channels["validation"] = _s3(args.validation, "--validation")
     output = _s3(args.output, "--output")
-    _check_unused(name)
     with aws_errors():
+        _jobs().check_unused(name)
         request = aws.training_job_request(
             name,
             args.image,
@@ -116,7 +114,7 @@ def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) 
         arn = aws.start_training_job(sm, request)
         print(f"training job {name} started on SageMaker: {arn}")
         parameters = {**channels, "output": output, "hyperparameters": hyperparameters}
-        _record_start(args, name, "training", arn, parameters)
+        _jobs().started(name, "training", arn, parameters, _placement(args))
         return _follow(
             args.wait,
             lambda: aws.wait_for_training_job(sm, logs, name, echo=_echo),
@@ -146,16 +144,8 @@ def create_endpoint(args: argparse.Namespace) -> int:
             aws.wait_for_endpoint(sm, args.name, echo=_echo)
         except aws.JobFailed as failure:
             raise UsageError(f"endpoint {args.name} failed: {failure.failure_reason}") from None
-    store().create(
-        args.name,
-        "endpoint",
-        {
-            "model": model,
-            "instance_type": args.instance_type,
-            "on": "sagemaker",
-            "region": args.region,
-        },
-        "InService",
+    _jobs().endpoint_in_service(
+        args.name, {"model": model, "instance_type": args.instance_type, "region": args.region}
     )
     print(f"endpoint {args.name}: InService on SageMaker")
     return 0
@@ -178,9 +168,7 @@ def delete_endpoint(args: argparse.Namespace) -> int:
     with aws_errors():
         (sm,) = _clients(args, "sagemaker")
         deleted = aws.delete_endpoint(sm, args.name)
-    record = store().get(args.name)
-    if record is not None:
-        store().update(args.name, status="Deleted", ended=True)
+    _jobs().endpoint_deleted(args.name)
     print(f"deleted on SageMaker: {', '.join(deleted)}")
     return 0
 
@@ -190,8 +178,8 @@ def transform(args: argparse.Namespace, name: str, options: TransformOptions) ->
 
     model = _s3(args.model, "--model")
     source, output = _s3(args.input, "--input"), _s3(args.output, "--output")
-    _check_unused(name)
     with aws_errors():
+        _jobs().check_unused(name)
         sm, logs = _clients(args, "sagemaker", "logs")
         aws.create_model(sm, name, args.image, model, args.role)
         request = aws.transform_job_request(
@@ -206,7 +194,7 @@ def transform(args: argparse.Namespace, name: str, options: TransformOptions) ->
         arn = aws.start_transform_job(sm, request)
         print(f"transform job {name} started on SageMaker: {arn}")
         parameters = {"model": model, "input": source, "output": output, **vars(options)}
-        _record_start(args, name, "transform", arn, parameters)
+        _jobs().started(name, "transform", arn, parameters, _placement(args))
         return _follow(
             args.wait,
             lambda: aws.wait_for_transform_job(sm, name, echo=_echo, logs=logs),
@@ -215,43 +203,32 @@ def transform(args: argparse.Namespace, name: str, options: TransformOptions) ->
         )
 
 
-def _check_unused(name: str) -> None:
-    """Job names are unique in the job store, as on SageMaker: refuse before sending."""
-    if store().get(name) is not None:
-        raise UsageError(f"a job or endpoint named {name!r} already exists; choose another --name")
+def _jobs() -> AwsJobs:
+    from bigmart.aws.backend import AwsJobs
+
+    return AwsJobs(store())
 
 
-def _record_start(
-    args: argparse.Namespace, name: str, kind: str, arn: str, parameters: dict[str, Any]
-) -> None:
-    """Put the remote job in the local job store, so ``bigmart jobs`` lists it."""
-    placement = {
-        "on": "sagemaker",
-        "arn": arn,
+def _placement(args: argparse.Namespace) -> dict[str, Any]:
+    """Where a remote job runs, kept in its record."""
+    return {
         "region": args.region,
         "instance_type": args.instance_type,
         "instance_count": args.instance_count,
         "image": args.image,
     }
-    store().create(name, kind, {**parameters, **placement}, "InProgress")
 
 
 def _follow(wait: bool, waiter: Callable[[], Any], name: str, kind: str) -> int:
-    from bigmart import aws
-    from bigmart.aws import records as aws_records
-
     if not wait:
         print(f"not waiting; see its status with: bigmart jobs show {name}")
         return 0
-    try:
-        job = waiter()
-    except aws.JobFailed as failure:
-        _record_outcome(name, aws_records.outcome(kind, failure.description))
+    failure = _jobs().follow(name, kind, waiter)
+    if failure is not None:
         print(
             f"status: {failure.status}\nfailure reason: {failure.failure_reason}", file=sys.stderr
         )
         return 1
-    _record_outcome(name, aws_records.outcome(kind, job))
     print("status: Completed")
     return 0
 
@@ -262,35 +239,19 @@ def refresh(record: JobRecord) -> JobRecord:
     Anything else is returned as it is; so is the record when AWS cannot be asked (no
     credentials, no network), with a one-line warning on stderr.
     """
-    remote = record.parameters.get("on") == "sagemaker"
-    if not remote or record.kind not in REMOTE_JOB_KINDS or record.ended is not None:
+    if record.parameters.get("on") != "sagemaker" or record.ended is not None:
         return record
     from botocore.exceptions import BotoCoreError, ClientError
 
     from bigmart import aws
-    from bigmart.aws import records as aws_records
 
     try:
-        sm = aws.session(region=record.parameters.get("region")).client("sagemaker")
-        job = aws_records.describe(sm, record.kind, record.name)
+        return _jobs().refresh(
+            record, lambda region: aws.session(region=region).client("sagemaker")
+        )
     except (ClientError, BotoCoreError) as error:
         print(
             f"{record.name}: status not refreshed from SageMaker: {aws.explain(error)}",
             file=sys.stderr,
         )
         return record
-    _record_outcome(record.name, aws_records.outcome(record.kind, job))
-    return store().get(record.name) or record
-
-
-def _record_outcome(name: str, outcome: JobOutcome) -> None:
-    store().update(
-        name,
-        status=outcome.status,
-        metrics=outcome.metrics or None,
-        artifacts=outcome.artifacts or None,
-        failure_reason=outcome.failure_reason,
-        ended=outcome.ended,
-        ended_at=outcome.ended_at,
-        created_at=outcome.created_at,
-    )
