@@ -3,8 +3,8 @@ codes and units.
 
 Every module that speaks the contract (the container, the local backend, the AWS backend,
 the CLI) imports its names from here, as the SageMaker training toolkit's ``params.py``
-does, so a misspelt status or variable is an ``AttributeError`` at import, not a job that
-silently never ends. The values are SageMaker's own spellings; nothing here is bigmart's
+does, so a misspelt status or variable is an ``AttributeError`` (and a lint error), not a
+job that silently never ends. The values are SageMaker's own spellings; nothing here is bigmart's
 choice except where a comment says so.
 """
 
