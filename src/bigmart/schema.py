@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bigmart.clipping import clip
+from bigmart.errors import EXIT_USAGE, BigmartError
 
 TARGET = "Item_Outlet_Sales"
 
@@ -44,8 +45,11 @@ TRAINING_COLUMNS: tuple[str, ...] = (*FEATURES, TARGET)
 MISSING_TEXT: frozenset[str] = frozenset({"", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"})
 
 
-class SchemaError(ValueError):
+class SchemaError(BigmartError, ValueError):
     """Input that does not fit the Big Mart schema; the message says where and why."""
+
+    status_code = 400
+    exit_code = EXIT_USAGE
 
     def __init__(
         self,

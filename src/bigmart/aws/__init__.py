@@ -31,7 +31,6 @@ from bigmart.aws.endpoints import (
 from bigmart.aws.errors import EndpointFailed, JobFailed, WaitTimeout, explain
 from bigmart.aws.images import ImageError, ensure_repository, push_image, registry_login
 from bigmart.aws.logs import LogTail
-from bigmart.aws.names import RequestError
 from bigmart.aws.training import (
     start_training_job,
     training_job_request,
@@ -42,6 +41,7 @@ from bigmart.aws.transform import (
     transform_job_request,
     wait_for_transform_job,
 )
+from bigmart.errors import RequestError
 
 __all__ = [
     "MAX_INVOKE_BYTES",

@@ -19,14 +19,20 @@ from bigmart.aws.names import (
     check_environment,
     check_image_uri,
     check_instance,
-    check_name,
     check_role_arn,
     check_s3_uri,
 )
+from bigmart.contract import MIB, REALTIME_MAX_PAYLOAD_MB, EndpointStatus, check_name
 
 VARIANT = "AllTraffic"
-MAX_INVOKE_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's request limit (6 MiB)
-FAILED = ("Failed", "OutOfService", "UpdateRollbackFailed", "Deleting")
+MAX_INVOKE_BYTES = REALTIME_MAX_PAYLOAD_MB * MIB  # InvokeEndpoint's request limit (6 MiB)
+#: What waiting for InService gives up on.
+FAILED = (
+    EndpointStatus.FAILED,
+    EndpointStatus.OUT_OF_SERVICE,
+    EndpointStatus.UPDATE_ROLLBACK_FAILED,
+    EndpointStatus.DELETING,
+)
 
 
 def create_model(
@@ -154,7 +160,9 @@ def wait_for_endpoint(
         lambda: sm.describe_endpoint(EndpointName=name),
         label=f"endpoint {name}",
         state=lambda e: e["EndpointStatus"],
-        done=lambda e: e["EndpointStatus"] == "InService" or e["EndpointStatus"] in FAILED,
+        done=lambda e: (
+            e["EndpointStatus"] == EndpointStatus.IN_SERVICE or e["EndpointStatus"] in FAILED
+        ),
         echo=echo,
         tail=LogTail(logs, group, f"{VARIANT}/", echo) if logs is not None else None,
         poll_seconds=poll_seconds,

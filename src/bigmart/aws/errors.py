@@ -22,16 +22,19 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-#: The statuses a training or transform job ends in.
-TERMINAL = ("Completed", "Failed", "Stopped")
+from bigmart.contract import EndpointStatus
+from bigmart.errors import EXIT_FAILED, BigmartError
 
 
-class JobFailed(RuntimeError):
+class JobFailed(BigmartError, RuntimeError):
     """A training or transform job (or an endpoint) that ended Failed or Stopped.
 
     ``failure_reason`` is SageMaker's FailureReason: for this image, the first line of
     ``/opt/ml/output/failure``, so it usually names the file, row or hyper-parameter.
     """
+
+    status_code = 500
+    exit_code = EXIT_FAILED
 
     def __init__(
         self,
@@ -53,8 +56,11 @@ class EndpointFailed(JobFailed):
     """An endpoint that ended Failed or OutOfService instead of InService."""
 
 
-class WaitTimeout(TimeoutError):
+class WaitTimeout(BigmartError, TimeoutError):
     """Waiting gave up; the job or endpoint itself goes on in AWS."""
+
+    status_code = 504
+    exit_code = EXIT_FAILED
 
 
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
@@ -171,7 +177,10 @@ def _explain_client_error(error: ClientError) -> str:
         where = error.response.get("LogStreamArn", "the endpoint's CloudWatch log")
         return f"The model container answered {status}: {original} (its log: {where})."
     if code == "ModelNotReadyException":
-        return f"The endpoint is not ready ({message}): wait until it is InService and retry."
+        return (
+            f"The endpoint is not ready ({message}): wait until it is "
+            f"{EndpointStatus.IN_SERVICE} and retry."
+        )
     if code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
         return f"AWS had an internal error in {operation} ({message}): retry in a moment."
     return f"{code}: {message}"

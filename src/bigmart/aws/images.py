@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bigmart.aws.names import RequestError
+from bigmart.errors import EXIT_FAILED, BigmartError, RequestError
 
 ENGINES = ("docker", "podman")
 # Flags keeping the manifest in the Docker v2 format SageMaker accepts.
@@ -30,8 +30,11 @@ TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 Run = Callable[..., Any]
 
 
-class ImageError(RuntimeError):
+class ImageError(BigmartError, RuntimeError):
     """Building, logging in or pushing failed; the message says which step and why."""
+
+    status_code = 500
+    exit_code = EXIT_FAILED
 
 
 def ensure_repository(ecr: Any, name: str) -> str:

@@ -10,30 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-# SageMaker's job and endpoint names: TrainingJobName, TransformJobName, EndpointName,
-# EndpointConfigName. ModelName also allows inner runs of hyphens, which this accepts too.
-RESOURCE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# The name rule applies to local names too, so it lives in ``contract``; the error in
+# ``errors``. Both are re-exported here for the AWS request checks' callers.
+from bigmart.contract import check_name as check_name
+from bigmart.errors import RequestError as RequestError
+
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
 ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 # A bucket name (3-63 of lower-case letters, digits, dots, hyphens), then an optional key.
 S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
 ENVIRONMENT_KEY = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 MAX_ENVIRONMENT = 100
-
-
-class RequestError(ValueError):
-    """An argument SageMaker would reject; the message names it and what is valid."""
-
-
-def check_name(value: str, what: str) -> str:
-    """A job, model or endpoint name: 1-63 letters, digits and hyphens, starting and ending
-    with a letter or digit."""
-    if not isinstance(value, str) or len(value) > 63 or not RESOURCE_NAME.fullmatch(value):
-        raise RequestError(
-            f"{what} {value!r} is not a valid SageMaker name: use 1-63 letters, digits and "
-            "hyphens, starting and ending with a letter or digit (e.g. bigmart-2024-06-01)"
-        )
-    return value
 
 
 def check_s3_uri(value: str, what: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from bigmart.aws import training as aws_training
 from bigmart.aws import transform as aws_transform
-from bigmart.aws.errors import TERMINAL
+from bigmart.contract import JobStatus
 
 #: The job store's kind -> (Describe* call, its name argument, its status field).
 DESCRIBE = {
@@ -35,7 +35,7 @@ class JobOutcome:
 
     @property
     def ended(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in JobStatus.TERMINAL
 
 
 def describe(sm: Any, kind: str, name: str) -> dict[str, Any]:
@@ -55,11 +55,11 @@ def outcome(kind: str, job: Mapping[str, Any]) -> JobOutcome:
     if output := job.get("TransformOutput", {}).get("S3OutputPath"):
         artifacts["output"] = str(output)
     failure = None
-    if status in ("Failed", "Stopped"):
+    if status in (JobStatus.FAILED, JobStatus.STOPPED):
         explain = aws_training if kind == "training" else aws_transform
         failure = explain.failure_reason(job)
     end = job.get("TrainingEndTime") or job.get("TransformEndTime")
-    ended_at = end.timestamp() if end is not None and status in TERMINAL else None
+    ended_at = end.timestamp() if end is not None and status in JobStatus.TERMINAL else None
     created = job.get("CreationTime")
     created_at = created.timestamp() if created is not None else None
     return JobOutcome(status, metrics, artifacts, failure, ended_at, created_at)

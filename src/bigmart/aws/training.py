@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bigmart.aws.errors import TERMINAL, JobFailed
+from bigmart.aws.errors import JobFailed
 from bigmart.aws.logs import TRAINING_LOG_GROUP, Echo, LogTail, follow
 from bigmart.aws.names import (
     CHANNEL_NAME,
@@ -17,10 +17,10 @@ from bigmart.aws.names import (
     check_environment,
     check_image_uri,
     check_instance,
-    check_name,
     check_role_arn,
     check_s3_uri,
 )
+from bigmart.contract import JobStatus, check_name
 from bigmart.model.metrics import METRIC_DEFINITIONS
 
 MAX_HYPERPARAMETERS = 100
@@ -179,14 +179,14 @@ def wait_for_training_job(
         lambda: sm.describe_training_job(TrainingJobName=name),
         label=f"training job {name}",
         state=lambda j: " - ".join(part for part in _state(j) if part),
-        done=lambda j: j["TrainingJobStatus"] in TERMINAL,
+        done=lambda j: j["TrainingJobStatus"] in JobStatus.TERMINAL,
         echo=echo,
         tail=LogTail(logs, TRAINING_LOG_GROUP, f"{name}/", echo) if logs is not None else None,
         poll_seconds=poll_seconds,
         timeout_seconds=timeout_seconds,
     )
     status = job["TrainingJobStatus"]
-    if status != "Completed":
+    if status != JobStatus.COMPLETED:
         raise JobFailed("training job", name, status, failure_reason(job), job)
     for metric in job.get("FinalMetricDataList", []):
         echo(f"{metric['MetricName']}={metric['Value']:.4f}")

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bigmart.aws.errors import TERMINAL, JobFailed
+from bigmart.aws.errors import JobFailed
 from bigmart.aws.logs import TRANSFORM_LOG_GROUP, Echo, LogTail, follow
 from bigmart.aws.names import (
     check_environment,
     check_instance,
-    check_name,
     check_s3_uri,
 )
+from bigmart.contract import DEFAULT_FILTER, JobStatus, JoinSource, check_name
 from bigmart.local.transform.options import TransformOptions
 
 
@@ -74,9 +74,9 @@ def transform_job_request(
     processing = {
         key: value
         for key, value, default in (
-            ("InputFilter", options.input_filter, "$"),
-            ("OutputFilter", options.output_filter, "$"),
-            ("JoinSource", options.join_source, "None"),
+            ("InputFilter", options.input_filter, DEFAULT_FILTER),
+            ("OutputFilter", options.output_filter, DEFAULT_FILTER),
+            ("JoinSource", options.join_source, JoinSource.NONE),
         )
         if value != default
     }
@@ -109,14 +109,14 @@ def wait_for_transform_job(
         lambda: sm.describe_transform_job(TransformJobName=name),
         label=f"transform job {name}",
         state=lambda j: j["TransformJobStatus"],
-        done=lambda j: j["TransformJobStatus"] in TERMINAL,
+        done=lambda j: j["TransformJobStatus"] in JobStatus.TERMINAL,
         echo=echo,
         tail=LogTail(logs, TRANSFORM_LOG_GROUP, f"{name}/", echo) if logs is not None else None,
         poll_seconds=poll_seconds,
         timeout_seconds=timeout_seconds,
     )
     status = job["TransformJobStatus"]
-    if status != "Completed":
+    if status != JobStatus.COMPLETED:
         raise JobFailed("transform job", name, status, failure_reason(job), job)
     echo(f"output: {job['TransformOutput']['S3OutputPath']}")
     return job

@@ -2,6 +2,5 @@
 
 from __future__ import annotations
 
-
-class UsageError(Exception):
-    """A command-line mistake or a refused request: printed as one line, exit code 2."""
+# Defined with the other user-facing errors; importable from here, where commands raise it.
+from bigmart.errors import UsageError as UsageError

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 
 from bigmart.cli import (
-    UsageError,
     endpoint,
     image,
     jobs,
@@ -26,9 +25,9 @@ from bigmart.cli import (
     transform,
 )
 from bigmart.cli.common import Terminated
+from bigmart.contract import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, exit_code_for_signal
+from bigmart.errors import BigmartError
 from bigmart.local.jobs import JobStoreError
-from bigmart.model.hyperparameters import HyperParameterError
-from bigmart.schema import SchemaError
 
 COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image)
 
@@ -37,27 +36,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         code = args.handler(args)
-    except (UsageError, SchemaError, HyperParameterError) as error:
+    except BigmartError as error:  # the same error, the same line and code in every command
         print(f"bigmart: error: {error}", file=sys.stderr)
-        code = 2
+        code = error.exit_code
     except KeyboardInterrupt:
-        code = 130
+        code = EXIT_INTERRUPTED
     except Terminated as error:  # SIGTERM / SIGHUP inside a command that cleans up first
         print(f"bigmart: {error}", file=sys.stderr)
-        code = 128 + error.signum
+        code = exit_code_for_signal(error.signum)
     except BrokenPipeError:
         # The reader went away (``bigmart jobs | head``): stop quietly, as Unix tools do.
         # stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 141
-    except JobStoreError as error:
+        code = EXIT_BROKEN_PIPE
+    except JobStoreError as error:  # not yet a BigmartError (local/jobs.py is being rewritten)
         print(f"bigmart: error: {error}", file=sys.stderr)
-        code = 1
+        code = EXIT_FAILED
     except OSError as error:
         # The last resort for a file or disk error no command handled where it happened
         # (ENOSPC, EACCES, EIO...): one line naming the file, not a traceback.
         print(f"bigmart: error: {describe_os_error(error)}", file=sys.stderr)
-        code = 1
+        code = EXIT_FAILED
     sys.exit(code)
 
 

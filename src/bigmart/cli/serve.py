@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bigmart.cli import UsageError
 from bigmart.cli.common import add_host_option, positive_int, warn_if_exposed
+from bigmart.contract import Env
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,13 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from bigmart.model.artifact import ArtifactError, copy_model, opened_model
 
     if args.port is not None:
-        os.environ["SAGEMAKER_BIND_TO_PORT"] = str(args.port)
+        os.environ[Env.SAGEMAKER_BIND_TO_PORT] = str(args.port)
     # The image's ``serve`` binds 0.0.0.0 (SageMaker requires it); on a workstation the
     # server answers this machine only unless --host says otherwise.
-    os.environ["BIGMART_BIND_HOST"] = args.host
+    os.environ[Env.BIGMART_BIND_HOST] = args.host
     warn_if_exposed(args.host, args.port)
     if args.workers is not None:
-        os.environ["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.workers)
+        os.environ[Env.SAGEMAKER_MODEL_SERVER_WORKERS] = str(args.workers)
     with tempfile.TemporaryDirectory(prefix="bigmart-serve-") as root:
         paths = OptMl(Path(root))
         try:

@@ -19,16 +19,14 @@ import orjson
 
 from bigmart.codecs import (
     ENCODERS,
-    NotAcceptable,
-    UnsupportedMediaType,
     choose_accept,
     decode,
     decode_batch_records,
     encode_after_header,
 )
 from bigmart.container.settings import CUSTOM_ATTRIBUTES, ServingSettings, payload_too_large
+from bigmart.errors import EXIT_USAGE, BigmartError
 from bigmart.model.predictor import Predictor
-from bigmart.schema import SchemaError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -39,8 +37,15 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 log = logging.getLogger("bigmart.serve")
 
 
-class PayloadTooLarge(Exception):
-    """The body is over the payload limit (HTTP 413)."""
+class PayloadTooLarge(BigmartError):
+    """The body is over the payload limit (HTTP 413); the message says the limit."""
+
+    status_code = 413
+    exit_code = EXIT_USAGE
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        super().__init__(payload_too_large(limit_bytes))
 
 
 class InferenceApp:
@@ -116,7 +121,7 @@ class InferenceApp:
         try:
             declared = headers.get(b"content-length")
             if limit is not None and declared is not None and int(declared) > limit:
-                raise PayloadTooLarge(int(declared))
+                raise PayloadTooLarge(limit)
             accept = choose_accept(headers.get(b"accept", b"").decode("latin-1"))
             body = await _read_body(receive, limit)
             if self.predictor is None:
@@ -127,22 +132,8 @@ class InferenceApp:
                 payload = self._score_batch_records(body, content_type, accept)
             else:
                 payload = ENCODERS[accept](self.predictor.predict(decode(body, content_type)))
-        except SchemaError as error:
-            await _error(send, 400, error.as_dict(), echo)
-        except PayloadTooLarge:
-            await _error(
-                send,
-                413,
-                {"error": payload_too_large(limit or 0)},
-                echo,
-                close=True,
-            )
-        except UnsupportedMediaType as error:
-            await _error(send, 415, {"error": str(error)}, echo)
-        except NotAcceptable as error:
-            await _error(send, 406, {"error": str(error)}, echo)
-        except ValueError as error:  # e.g. a malformed Content-Length
-            await _error(send, 400, {"error": str(error)}, echo)
+        except (BigmartError, ValueError) as error:  # ValueError: e.g. a bad Content-Length
+            await _render(send, error, echo)
         else:
             await _respond(send, 200, payload, [(b"content-type", accept.encode()), *echo])
 
@@ -184,7 +175,7 @@ async def _read_body(receive: Receive, limit: int | None) -> bytes:
     body = message.get("body", b"")
     if not message.get("more_body", False):
         if limit is not None and len(body) > limit:
-            raise PayloadTooLarge(len(body))
+            raise PayloadTooLarge(limit)
         return body
     parts = [body]
     size = len(body)
@@ -193,7 +184,7 @@ async def _read_body(receive: Receive, limit: int | None) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if limit is not None and size > limit:
-            raise PayloadTooLarge(size)
+            raise PayloadTooLarge(limit)
         parts.append(chunk)
     return b"".join(parts)
 
@@ -213,6 +204,21 @@ async def _respond(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _render(
+    send: Send, error: BigmartError | ValueError, echo: list[tuple[bytes, bytes]]
+) -> None:
+    """Any error as its status and JSON body: the one place errors become answers. A
+    ``ValueError`` that is not a ``BigmartError`` is bad input too (400): bad input never
+    costs a 5xx."""
+    if isinstance(error, BigmartError):
+        status, detail = error.status_code, error.as_dict()
+    else:
+        status, detail = 400, {"error": str(error)}
+    # A 413 is answered before the body is read: the unread rest must not be taken for the
+    # next request, so the connection is closed.
+    await _error(send, status, detail, echo, close=status == 413)
 
 
 async def _error(

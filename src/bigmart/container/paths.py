@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bigmart.contract import DEFAULT_OPT_ML, Env
+
 
 @dataclass(frozen=True)
 class OptMl:
@@ -15,7 +17,7 @@ class OptMl:
 
     @classmethod
     def from_environment(cls) -> OptMl:
-        return cls(Path(os.environ.get("OPT_ML", "/opt/ml")))
+        return cls(Path(os.environ.get(Env.OPT_ML, DEFAULT_OPT_ML)))
 
     @property
     def config(self) -> Path:

@@ -19,10 +19,10 @@ from bigmart.container.app import InferenceApp
 from bigmart.container.paths import OptMl
 from bigmart.container.settings import ServingSettings
 from bigmart.container.worker import connection_limits, raise_open_files_limit
+from bigmart.contract import EXIT_NO_MODEL, EXIT_USAGE, MIB
 
 #: SageMaker sends SIGKILL 30 s after SIGTERM; in-flight requests get 25 s to finish.
 GRACEFUL_SECONDS = 25
-EXIT_NO_MODEL = 3
 
 log = logging.getLogger("bigmart.serve")
 
@@ -81,7 +81,7 @@ def run(paths: OptMl) -> int:
         settings = ServingSettings.from_environment()
     except ValueError as error:
         log.error("bad serving setting: %s", error)
-        return 2
+        return EXIT_USAGE
     try:
         from bigmart.model.predictor import Predictor
 
@@ -100,7 +100,7 @@ def run(paths: OptMl) -> int:
         limits.header_timeout,
         limits.body_timeout,
         limits.body_min_rate // 1024,
-        limits.body_buffer_bytes // (1024 * 1024),
+        limits.body_buffer_bytes // MIB,
         limits.keepalive,
     )
     log.info(

@@ -6,9 +6,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-MIB = 1024 * 1024
-KIB = 1024
-REALTIME_MAX_PAYLOAD_MB = 6  # InvokeEndpoint's own limit: 6 MiB
+from bigmart.contract import (
+    DEFAULT_ENV_BATCH_STRATEGY,
+    DEFAULT_PORT,
+    DEFAULT_TIMEOUT_SECONDS,
+    ENV_BATCH_STRATEGIES,
+    KIB,
+    MAX_PAYLOAD_MB,
+    MIB,
+    REALTIME_MAX_PAYLOAD_MB,
+    Env,
+)
 
 
 @dataclass(frozen=True)
@@ -77,12 +85,12 @@ class ServingSettings:
 
     #: 0.0.0.0 as SageMaker requires in the image; local servers set BIGMART_BIND_HOST=127.0.0.1.
     host: str = "0.0.0.0"
-    port: int = 8080
+    port: int = DEFAULT_PORT
     workers: int = 1
-    timeout: int = 60
+    timeout: int = DEFAULT_TIMEOUT_SECONDS
     batch: bool = False
     max_payload_mb: int = REALTIME_MAX_PAYLOAD_MB
-    batch_strategy: str = "MULTI_RECORD"
+    batch_strategy: str = DEFAULT_ENV_BATCH_STRATEGY  # as the container spells it
     limits: ConnectionLimits = ConnectionLimits()
 
     @property
@@ -102,29 +110,26 @@ class ServingSettings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
         """Read the settings; a malformed value is an error naming the variable."""
         env = os.environ if environ is None else environ
-        batch = env.get("SAGEMAKER_BATCH", "").strip().lower() == "true"
-        payload = _integer(env, ("SAGEMAKER_MAX_PAYLOAD_IN_MB",), REALTIME_MAX_PAYLOAD_MB, 0, 100)
-        strategy = env.get("SAGEMAKER_BATCH_STRATEGY", "MULTI_RECORD").strip().upper()
-        if strategy not in ("MULTI_RECORD", "SINGLE_RECORD"):
+        batch = env.get(Env.SAGEMAKER_BATCH, "").strip().lower() == "true"
+        payload = _integer(
+            env, (Env.SAGEMAKER_MAX_PAYLOAD_IN_MB,), REALTIME_MAX_PAYLOAD_MB, 0, MAX_PAYLOAD_MB
+        )
+        strategy = env.get(Env.SAGEMAKER_BATCH_STRATEGY, DEFAULT_ENV_BATCH_STRATEGY).strip().upper()
+        if strategy not in ENV_BATCH_STRATEGIES:
             raise ValueError(
-                f"SAGEMAKER_BATCH_STRATEGY={strategy!r}: expected MULTI_RECORD or SINGLE_RECORD"
+                f"{Env.SAGEMAKER_BATCH_STRATEGY}={strategy!r}: expected "
+                f"{' or '.join(ENV_BATCH_STRATEGIES)}"
             )
-        host = env.get("BIGMART_BIND_HOST", "").strip() or "0.0.0.0"
+        host = env.get(Env.BIGMART_BIND_HOST, "").strip() or "0.0.0.0"
         if any(c.isspace() or c in "/,;" for c in host):
-            raise ValueError(f"BIGMART_BIND_HOST={host!r}: expected an IP address or host name")
+            raise ValueError(
+                f"{Env.BIGMART_BIND_HOST}={host!r}: expected an IP address or host name"
+            )
         return cls(
             host=host,
-            port=_integer(env, ("SAGEMAKER_BIND_TO_PORT",), 8080, 1, 65535),
-            workers=_integer(
-                env,
-                ("SAGEMAKER_MODEL_SERVER_WORKERS", "MODEL_SERVER_WORKERS"),
-                os.cpu_count() or 1,
-                1,
-                256,
-            ),
-            timeout=_integer(
-                env, ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "MODEL_SERVER_TIMEOUT"), 60, 1, 86400
-            ),
+            port=_integer(env, (Env.SAGEMAKER_BIND_TO_PORT,), DEFAULT_PORT, 1, 65535),
+            workers=_integer(env, Env.WORKERS, os.cpu_count() or 1, 1, 256),
+            timeout=_integer(env, Env.TIMEOUT, DEFAULT_TIMEOUT_SECONDS, 1, 86400),
             batch=batch,
             # Real-time requests are capped by InvokeEndpoint at 6 MiB whatever is set;
             # batch transform passes its MaxPayloadInMB.

@@ -24,16 +24,16 @@ from typing import Any
 
 from bigmart.clipping import clip, clip_list
 from bigmart.container.paths import OptMl
+from bigmart.contract import EXIT_FAILED, EXIT_STOPPED, CompressionType
+from bigmart.errors import EXIT_USAGE, BigmartError
 from bigmart.model.hyperparameters import HyperParameters, sagemaker_names
 
 log = logging.getLogger("bigmart.train")
 
-EXIT_FAILED = 1
 #: SageMaker shows the first 1,024 characters of the failure file as FailureReason.
 MAX_REASON_CHARS = 1024
 #: The traceback after the reason: its lines clipped, and its end kept if it is longer.
 MAX_TRACEBACK_CHARS = 8000
-EXIT_STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 CHANNELS = ("training", "validation")
 
 
@@ -41,8 +41,11 @@ class TrainingStopped(Exception):
     """SIGTERM arrived: SageMaker is stopping the job."""
 
 
-class ContractError(ValueError):
+class ContractError(BigmartError, ValueError):
     """The job's configuration does not fit what this algorithm needs."""
+
+    status_code = 400
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def read_channels(paths: OptMl) -> dict[str, Channel]:
             path = path.with_name(f"{name}_0")
         if not path.exists():
             raise ContractError(f"Channel {name!r}: {path} does not exist ({mode} mode).")
-        gzipped = True if settings.get("CompressionType") == "Gzip" else None
+        gzipped = True if settings.get("CompressionType") == CompressionType.GZIP else None
         channels[name] = Channel(name=name, path=path, gzipped=gzipped)
     return channels
 

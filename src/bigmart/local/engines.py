@@ -16,12 +16,18 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from bigmart.contract import DEFAULT_OPT_ML, Env
+from bigmart.errors import EXIT_USAGE, BigmartError
+
 ENGINES = ("process", "podman", "docker")
 DEFAULT_IMAGE = "localhost/bigmart:latest"
 
 
-class EngineError(RuntimeError):
-    """The engine asked for is not installed."""
+class EngineError(BigmartError, RuntimeError):
+    """The engine asked for is not installed: refused as given."""
+
+    status_code = 400
+    exit_code = EXIT_USAGE
 
 
 def engine_prefix(engine: str) -> list[str]:
@@ -45,7 +51,7 @@ def train_command(engine: str, image: str, job_dir: Path) -> list[str] | None:
         "--network",
         "none",
         "-v",
-        f"{job_dir.resolve()}:/opt/ml",
+        f"{job_dir.resolve()}:{DEFAULT_OPT_ML}",
         "-e",
         "PYTHONUNBUFFERED=1",
         image,
@@ -70,9 +76,9 @@ def serve_command(
     if engine == "process":
         return [sys.executable, "-m", "bigmart.container.serve"]
     variables = [
-        f"SAGEMAKER_BIND_TO_PORT={port}",
+        f"{Env.SAGEMAKER_BIND_TO_PORT}={port}",
         *(f"{k}={v}" for k, v in environment.items()),
-        f"BIGMART_BIND_HOST={host}",
+        f"{Env.BIGMART_BIND_HOST}={host}",
     ]
     return [
         *engine_prefix(engine),
@@ -82,7 +88,7 @@ def serve_command(
         "host",
         *(item for variable in variables for item in ("-e", variable)),
         "-v",
-        f"{model_dir.resolve()}:/opt/ml/model:ro",
+        f"{model_dir.resolve()}:{DEFAULT_OPT_ML}/model:ro",
         image,
         "serve",
     ]

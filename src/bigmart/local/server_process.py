@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from bigmart.contract import Env
+from bigmart.errors import EXIT_FAILED, BigmartError
 from bigmart.local import storage
 from bigmart.model.artifact import MAX_ARCHIVE_BYTES, ArtifactError, copy_model, opened_model
 
@@ -29,8 +31,11 @@ PING_TIMEOUT_SECONDS = 60.0
 LOOPBACK = "127.0.0.1"
 
 
-class ServerError(RuntimeError):
+class ServerError(BigmartError, RuntimeError):
     """``serve`` exited or never became healthy; the message carries its log's tail."""
+
+    status_code = 500
+    exit_code = EXIT_FAILED
 
 
 def materialize_model(location: str, model_dir: Path) -> None:
@@ -124,10 +129,10 @@ class ModelServer:
             raise ServerError(f"port {self.port} is already in use")
         environment = {
             **os.environ,
-            "OPT_ML": str(self.opt_ml),
-            "SAGEMAKER_BIND_TO_PORT": str(self.port),
+            Env.OPT_ML: str(self.opt_ml),
+            Env.SAGEMAKER_BIND_TO_PORT: str(self.port),
             **self.environment,
-            "BIGMART_BIND_HOST": self.host,
+            Env.BIGMART_BIND_HOST: self.host,
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child

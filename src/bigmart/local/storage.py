@@ -21,15 +21,20 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+from bigmart.contract import MIB
+from bigmart.errors import EXIT_FAILED, BigmartError
 from bigmart.files import replacing
 
 S3_SCHEME = "s3://"
 #: Multipart above this size; boto3 uploads parts in parallel threads.
-MULTIPART_THRESHOLD = 64 * 1024 * 1024
+MULTIPART_THRESHOLD = 64 * MIB
 
 
-class StorageError(OSError):
+class StorageError(BigmartError, OSError):
     """A location that cannot be read or written; the message names it."""
+
+    status_code = 500
+    exit_code = EXIT_FAILED
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ def upload_file(path: str | os.PathLike[str], location: str) -> None:
     """Copy a local file to a path or an S3 URI (multipart when large)."""
     if not is_s3(location):
         with open(path, "rb") as source, replacing(location) as handle:
-            shutil.copyfileobj(source, handle, 1024 * 1024)
+            shutil.copyfileobj(source, handle, MIB)
         return
     from boto3.exceptions import S3UploadFailedError
     from boto3.s3.transfer import TransferConfig

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from bigmart.errors import EXIT_USAGE, BigmartError
 from bigmart.files import replacing
 
 FORMAT = "bigmart-model/1"
@@ -75,8 +76,14 @@ _KINDS = {
 }
 
 
-class ArtifactError(ValueError):
-    """A model folder or archive that is missing, corrupt or of another format."""
+class ArtifactError(BigmartError, ValueError):
+    """A model folder or archive that is missing, corrupt or of another format.
+
+    Refused input to a command (exit 2); to a server whose own model it is, a 500.
+    """
+
+    status_code = 500
+    exit_code = EXIT_USAGE
 
 
 @dataclass
