@@ -14,6 +14,7 @@ from typing import Any
 from bigmart.aws import records as aws_records
 from bigmart.aws.errors import JobFailed
 from bigmart.aws.names import RequestError
+from bigmart.contract import EndpointStatus, JobStatus
 from bigmart.local.jobs import JobRecord, JobStore
 
 #: The job store's kinds that are SageMaker jobs (an endpoint is refreshed by its own command).
@@ -44,7 +45,10 @@ class AwsJobs:
     ) -> None:
         """Record a job SageMaker accepted (InProgress; it has no local owner)."""
         self.store.create(
-            name, kind, {**parameters, "on": ON_SAGEMAKER, "arn": arn, **placement}, "InProgress"
+            name,
+            kind,
+            {**parameters, "on": ON_SAGEMAKER, "arn": arn, **placement},
+            JobStatus.IN_PROGRESS,
         )
 
     def follow(
@@ -72,11 +76,13 @@ class AwsJobs:
         return self.store.get(record.name) or record
 
     def endpoint_in_service(self, name: str, parameters: Mapping[str, Any]) -> None:
-        self.store.create(name, "endpoint", {**parameters, "on": ON_SAGEMAKER}, "InService")
+        self.store.create(
+            name, "endpoint", {**parameters, "on": ON_SAGEMAKER}, EndpointStatus.IN_SERVICE
+        )
 
     def endpoint_deleted(self, name: str) -> None:
         if self.store.get(name) is not None:
-            self.store.update(name, status="Deleted", ended=True)
+            self.store.update(name, status=EndpointStatus.DELETED, ended=True)
 
     def _record(self, name: str, outcome: aws_records.JobOutcome) -> None:
         self.store.update(

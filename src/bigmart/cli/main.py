@@ -27,7 +27,6 @@ from bigmart.cli import (
 from bigmart.cli.common import Terminated
 from bigmart.contract import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, exit_code_for_signal
 from bigmart.errors import BigmartError
-from bigmart.local.jobs import JobStoreError
 
 COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image)
 
@@ -49,9 +48,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         # stdout is pointed at /dev/null so the interpreter's final flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_BROKEN_PIPE
-    except JobStoreError as error:  # not yet a BigmartError (local/jobs.py is being rewritten)
-        print(f"bigmart: error: {error}", file=sys.stderr)
-        code = EXIT_FAILED
     except OSError as error:
         # The last resort for a file or disk error no command handled where it happened
         # (ENOSPC, EACCES, EIO...): one line naming the file, not a traceback.

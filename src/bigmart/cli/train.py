@@ -11,11 +11,11 @@ from pathlib import Path
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
 from bigmart.cli.common import add_engine_option, local_image, new_name, resource_name, store
+from bigmart.contract import JobStatus
 from bigmart.data import synthetic as synth
 from bigmart.files import replacing
 from bigmart.local import storage
 from bigmart.local.jobs import JobRecord, state_home
-from bigmart.local.lifecycle import RequestRefused
 from bigmart.local.requests import training_job_request
 from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.model.hyperparameters import HyperParameters, valid_names
@@ -81,14 +81,11 @@ def run(args: argparse.Namespace) -> int:
         name, local_image(args), _channels(args), args.output, hyperparameters
     )
     backend = LocalSageMaker(store(), engine=args.engine, echo=lambda line: _echo(name, line))
-    try:
-        backend.create_training_job(request)
-    except RequestRefused as error:
-        raise UsageError(str(error)) from None
+    backend.create_training_job(request)
     record = backend.store.get(name)
     assert record is not None  # the backend created it
     _print_outcome(record)
-    return 0 if record.status == "Completed" else 1
+    return 0 if record.status == JobStatus.COMPLETED else 1
 
 
 def _echo(name: str, line: str) -> None:
@@ -105,7 +102,7 @@ def _print_outcome(record: JobRecord) -> None:
     for metric, value in sorted(record.metrics.items()):
         # metrics.json holds null for an undefined metric (R² of a one-row validation set)
         print(f"metric: {format_metric(metric, math.nan if value is None else value)}")
-    if record.status != "Completed":
+    if record.status != JobStatus.COMPLETED:
         print(f"failure reason: {record.failure_reason}", file=sys.stderr)
         return
     print(f"model: {record.artifacts['model']}")

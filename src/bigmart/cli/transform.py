@@ -8,8 +8,8 @@ import sys
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
 from bigmart.cli.common import add_engine_option, local_image, new_name, resource_name, store
+from bigmart.contract import JobStatus
 from bigmart.local.jobs import JobRecord
-from bigmart.local.lifecycle import RequestRefused
 from bigmart.local.requests import model_request, transform_job_request
 from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.transform.options import (
@@ -101,19 +101,17 @@ def run(args: argparse.Namespace) -> int:
         return on_aws.transform(args, name, options)
     backend = LocalSageMaker(store(), engine=args.engine, echo=_echo)
     print(f"Transform job {name}")
-    try:
-        # The model is a SageMaker Model of its own, named after the job (models and jobs
-        # have separate names, as on SageMaker), so the job's request names it.
-        backend.create_model(model_request(name, local_image(args), args.model))
-        backend.create_transform_job(
-            transform_job_request(name, name, args.input, args.output, options)
-        )
-    except RequestRefused as error:
-        raise UsageError(str(error)) from None
+    # The model is a SageMaker Model of its own, named after the job (models and jobs
+    # have separate names, as on SageMaker), so the job's request names it. A refused
+    # request is a RequestRefused: cli.main prints it, exit 2.
+    backend.create_model(model_request(name, local_image(args), args.model))
+    backend.create_transform_job(
+        transform_job_request(name, name, args.input, args.output, options)
+    )
     record = backend.store.get(name)
     assert record is not None  # the backend created it
     _print_outcome(record)
-    return 0 if record.status == "Completed" else 1
+    return 0 if record.status == JobStatus.COMPLETED else 1
 
 
 def _echo(line: str) -> None:
@@ -125,7 +123,7 @@ def _print_outcome(record: JobRecord) -> None:
     for outcome in record.artifacts.get("objects", []):
         detail = (
             f"{outcome['records']:,} records"
-            if outcome["status"] == "Completed"
+            if outcome["status"] == JobStatus.COMPLETED
             else (
                 f"line {outcome['line']}: {outcome['reason']}"
                 if outcome["line"]
@@ -142,5 +140,5 @@ def _print_outcome(record: JobRecord) -> None:
         f"{record.metrics['seconds']:.1f} s, {record.metrics['records_per_second']:,.0f} records/s)"
     )
     print(f"report: {record.artifacts['report']}")
-    if record.status != "Completed":
+    if record.status != JobStatus.COMPLETED:
         print(f"failure reason: {record.failure_reason}", file=sys.stderr)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bigmart.errors import EXIT_FAILED, BigmartError
 from bigmart.local.processes import ProcessIdentity, boot_id, pid_namespace
 
 KINDS = ("training", "transform", "endpoint")
@@ -61,8 +62,10 @@ RUNNING = ("InProgress",)
 OWNER_GONE = "the job's process ended without reporting"
 
 
-class JobStoreError(RuntimeError):
+class JobStoreError(BigmartError, RuntimeError):
     """The job database cannot be read or written (a full disk, a read-only folder)."""
+
+    exit_code = EXIT_FAILED
 
 
 @dataclass

@@ -28,15 +28,20 @@ from types import FrameType
 from typing import Any
 
 from bigmart.clipping import describe, one_line
+from bigmart.contract import JobStatus
+from bigmart.errors import EXIT_USAGE, BigmartError
 from bigmart.local.jobs import JobStore, JobStoreError, owned_by_me
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-class RequestRefused(ValueError):
+class RequestRefused(BigmartError, ValueError):
     """SageMaker's ValidationException: the request cannot run as given (a name in use,
     a missing channel or model, a bad option). Raised before the job runs, or from inside
     it, which ends its record Failed."""
+
+    status_code = 400
+    exit_code = EXIT_USAGE
 
 
 class Terminated(BaseException):
@@ -71,12 +76,12 @@ def termination_raises() -> Iterator[None]:
 class Outcome:
     """What the job's work reports; ``job_lifecycle`` writes it to the record at the end."""
 
-    status: str = "Completed"
+    status: str = JobStatus.COMPLETED
     metrics: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     failure_reason: str | None = None
 
-    def fail(self, reason: str, status: str = "Failed") -> None:
+    def fail(self, reason: str, status: str = JobStatus.FAILED) -> None:
         """The job ended on its own without success (``train`` failed, an object failed)."""
         self.status = status
         self.failure_reason = one_line(reason)
@@ -89,9 +94,9 @@ def job_lifecycle(
     kind: str,
     parameters: Mapping[str, Any],
     *,
-    running: str = "InProgress",
+    running: str = JobStatus.IN_PROGRESS,
     refused: tuple[type[Exception], ...] = (),
-    expected: tuple[type[Exception], ...] = (OSError, ValueError),
+    expected: tuple[type[Exception], ...] = (BigmartError, OSError, ValueError),
 ) -> Iterator[Outcome]:
     """Create job ``name`` as ``running``, owned by this process, and end it on the way out.
 
@@ -111,14 +116,14 @@ def job_lifecycle(
     except JobStoreError:
         raise  # the record cannot be written: nothing more can be said in it
     except (RequestRefused, *refused) as error:
-        _end(store, name, "Failed", str(error))
+        _end(store, name, JobStatus.FAILED, str(error))
         raise
     except expected as error:
         outcome.fail(describe(error))
     except Exception as error:  # a defect: the job still ends, and the details are kept
         outcome.fail(unexpected_failure(store, name, error))
     except BaseException as error:  # Ctrl-C, or a signal raised as Terminated: Stopped
-        _end(store, name, "Stopped", interrupted(error))
+        _end(store, name, JobStatus.STOPPED, interrupted(error))
         raise
     store.update(
         name,

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from bigmart.contract import JobStatus
 from bigmart.local import storage
 from bigmart.local.endpoints import LocalEndpoints
 from bigmart.local.engines import DEFAULT_IMAGE, EngineError
@@ -30,7 +31,6 @@ from bigmart.local.requests import (
     transform_locations,
     transform_options,
 )
-from bigmart.local.server_process import ServerError
 from bigmart.local.training import run_training_job
 from bigmart.model.hyperparameters import HyperParameters
 
@@ -77,7 +77,7 @@ class LocalSageMaker(LocalEndpoints):
                 image=image,
             )
             outcome.metrics = result.metrics
-            if result.status != "Completed" or result.model_archive is None:
+            if result.status != JobStatus.COMPLETED or result.model_archive is None:
                 outcome.fail(result.failure_reason or "train failed", result.status)
             else:
                 outcome.artifacts = self._publish_training(name, output, result.model_archive)
@@ -103,7 +103,7 @@ class LocalSageMaker(LocalEndpoints):
         }
         if record.ended:
             answer["TrainingEndTime"] = _time(record.ended)
-        if record.failure_reason and record.status != "Completed":
+        if record.failure_reason and record.status != JobStatus.COMPLETED:
             answer["FailureReason"] = record.failure_reason
         return answer
 
@@ -162,9 +162,7 @@ class LocalSageMaker(LocalEndpoints):
             raise RequestRefused(str(error)) from None
         container = self.describe_model(request["ModelName"])["PrimaryContainer"]
         source, destination = transform_locations(request)
-        with self._lifecycle(
-            name, "transform", request, expected=(ServerError, EngineError, OSError, ValueError)
-        ) as outcome:
+        with self._lifecycle(name, "transform", request) as outcome:
             result = run_transform_job(
                 name,
                 container["ModelDataUrl"],
@@ -183,11 +181,11 @@ class LocalSageMaker(LocalEndpoints):
                 "records_per_second": round(rate, 1),
             }
             outcome.artifacts = {
-                "outputs": [o.output for o in result.outcomes if o.status == "Completed"],
+                "outputs": [o.output for o in result.outcomes if o.status == JobStatus.COMPLETED],
                 "report": str(result.report),
                 "objects": [vars(o) for o in result.outcomes],
             }
-            if result.status != "Completed":
+            if result.status != JobStatus.COMPLETED:
                 outcome.fail(result.failure_reason or "the transform failed", result.status)
         return {"TransformJobArn": arn("transform-job", name)}
 
@@ -202,7 +200,7 @@ class LocalSageMaker(LocalEndpoints):
         }
         if record.ended:
             answer["TransformEndTime"] = _time(record.ended)
-        if record.failure_reason and record.status != "Completed":
+        if record.failure_reason and record.status != JobStatus.COMPLETED:
             answer["FailureReason"] = record.failure_reason
         return answer
 
@@ -269,7 +267,7 @@ class LocalSageMaker(LocalEndpoints):
 
 
 def _secondary_status(status: str) -> str:
-    return "Training" if status == "InProgress" else status
+    return "Training" if status == JobStatus.IN_PROGRESS else status
 
 
 def _time(seconds: float | None) -> dt.datetime | None:

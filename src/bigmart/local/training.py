@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bigmart.container.paths import OptMl
+from bigmart.contract import EXIT_STOPPED, Env, JobStatus
 from bigmart.local.engines import DEFAULT_IMAGE, train_command
 from bigmart.model.artifact import pack
 
@@ -31,7 +32,7 @@ class TrainingJobResult:
     """What a finished local training job left behind."""
 
     name: str
-    status: str  # "Completed" | "Failed" | "Stopped"
+    status: str  # JobStatus.COMPLETED | JobStatus.FAILED | JobStatus.STOPPED
     job_dir: Path
     metrics: dict[str, float] = field(default_factory=dict)
     model_archive: Path | None = None
@@ -107,7 +108,7 @@ def run_training_job(
     started = time.monotonic()
     environment = {
         **os.environ,
-        "OPT_ML": str(paths.root),
+        Env.OPT_ML: str(paths.root),
         "TRAINING_JOB_NAME": name,
         "PYTHONUNBUFFERED": "1",
     }
@@ -129,13 +130,13 @@ def run_training_job(
         finally:
             signal.signal(signal.SIGINT, previous)
     result = TrainingJobResult(
-        name=name, status="Completed", job_dir=job_dir, seconds=time.monotonic() - started
+        name=name, status=JobStatus.COMPLETED, job_dir=job_dir, seconds=time.monotonic() - started
     )
     metrics_file = paths.output_data / "metrics.json"
     if metrics_file.exists():
         result.metrics = json.loads(metrics_file.read_text())
     if code != 0:
-        result.status = "Stopped" if code == 143 else "Failed"
+        result.status = JobStatus.STOPPED if code == EXIT_STOPPED else JobStatus.FAILED
         result.failure_reason = read_failure_reason(paths) or f"train exited with code {code}"
         return result
     result.model_archive = pack(paths.model, paths.output / "model.tar.gz")

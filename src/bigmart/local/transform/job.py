@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bigmart.container.paths import OptMl
+from bigmart.contract import Env, JobStatus, batch_strategy_to_env
 from bigmart.local import storage
 from bigmart.local.engines import DEFAULT_IMAGE, serve_command
 from bigmart.local.server_process import ModelServer, free_port, materialize_model
@@ -38,15 +39,15 @@ class TransformJobResult:
 
 def batch_environment(options: TransformOptions) -> dict[str, str]:
     """The environment SageMaker gives the container of a transform job."""
-    environment = {"SAGEMAKER_BATCH": "true"}
+    environment = {Env.SAGEMAKER_BATCH: "true"}
     if options.max_payload_mb is not None:
-        environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(options.max_payload_mb)
+        environment[Env.SAGEMAKER_MAX_PAYLOAD_IN_MB] = str(options.max_payload_mb)
     if options.batch_strategy is not None:
-        environment["SAGEMAKER_BATCH_STRATEGY"] = (
-            "MULTI_RECORD" if options.batch_strategy == "MultiRecord" else "SINGLE_RECORD"
-        )
+        environment[Env.SAGEMAKER_BATCH_STRATEGY] = batch_strategy_to_env(options.batch_strategy)
     if options.max_concurrent_transforms:
-        environment["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(options.max_concurrent_transforms)
+        environment[Env.SAGEMAKER_MAX_CONCURRENT_TRANSFORMS] = str(
+            options.max_concurrent_transforms
+        )
     return environment
 
 
@@ -95,10 +96,10 @@ def run_transform_job(
             )
         finally:
             server.stop()
-    failed = [o for o in outcomes if o.status != "Completed"]
+    failed = [o for o in outcomes if o.status != JobStatus.COMPLETED]
     result = TransformJobResult(
         name=name,
-        status="Failed" if failed else "Completed",
+        status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
         outcomes=outcomes,
         records=sum(o.records for o in outcomes),
         seconds=time.monotonic() - started,
