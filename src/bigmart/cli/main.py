@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(commands)
+    # quickstart runs the other commands through this parser: given, not imported (no cycle)
+    parser.set_defaults(parser=parser)
     return parser
 
 
