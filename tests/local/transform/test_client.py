@@ -137,7 +137,7 @@ def test_invoker_retries_transient_failures_then_gives_up():
 
 
 # --- Every object ends; memory bounded by the settings; outputs never shared --------------
-# These run against a stand-in for /invocations (tests/answering_server.py): no model.
+# These run against a stand-in for /invocations (support/answering_server.py): no model.
 
 ROW = "FDA15,9.3,Low Fat,0.016,Dairy,249.8,OUT049,1999,Medium,Tier 1,Supermarket Type1\n"
 
