@@ -1,20 +1,22 @@
-"""Shared fixtures: the real Big Mart data beside the checkout, synthetic data, models."""
+"""Shared fixtures: the real Big Mart data beside the checkout, synthetic data, models, and a
+local AWS (moto on 127.0.0.1). Helper functions live in ``support/``."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
+from bigmart import aws
 from bigmart.data import synthetic as synth
-
-REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(os.environ.get("BIGMART_DATA", REPO.parent / "shared" / "data" / "bigmart"))
-#: Small forests keep the contract tests quick; the defaults are exercised where it matters.
-FAST_HP = {"n_estimators": "20", "max_depth": "6", "min_samples_leaf": "20"}
+from bigmart.local.training import prepare_job
+from bigmart.model.artifact import pack
+from support.aws_server import OTHER_CREDENTIAL_SOURCES, MotoServer, moto_server
+from support.paths import REAL_DATA
+from support.training import FAST_HP, run_train
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,39 +52,34 @@ def synthetic_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained_model(tmp_path_factory: pytest.TempPathFactory, real_train_csv: Path) -> Path:
     """A model folder trained on the real data by the real ``train`` program."""
     root = tmp_path_factory.mktemp("opt_ml")
-    make_job(root, {"training": real_train_csv}, FAST_HP)
+    prepare_job(root, {"training": real_train_csv}, FAST_HP, copy_data=True)
     result = run_train(root)
     assert result.returncode == 0, result.stdout + (root / "output" / "failure").read_text()
     return root / "model"
 
 
-def make_job(root: Path, channels: dict[str, Path], hyperparameters: dict[str, str]) -> None:
-    """An /opt/ml tree with config files and each channel's file copied in."""
-    import json
-
-    config = root / "input" / "config"
-    config.mkdir(parents=True, exist_ok=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    (config / "inputdataconfig.json").write_text(
-        json.dumps({name: {"TrainingInputMode": "File"} for name in channels})
-    )
-    (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-    )
-    for name, source in channels.items():
-        folder = root / "input" / "data" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / source.name).write_bytes(source.read_bytes())
-    (root / "model").mkdir(exist_ok=True)
+@pytest.fixture(scope="module")
+def model_archive(trained_model, tmp_path_factory) -> Path:
+    return pack(trained_model, tmp_path_factory.mktemp("archive") / "model.tar.gz")
 
 
-def run_train(root: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``train`` console script exactly as the image does."""
-    train = Path(sys.executable).with_name("train")
-    return subprocess.run(
-        [str(train)],
-        env={**os.environ, "OPT_ML": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def local_aws(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """An empty local AWS, and an environment that reaches nothing else."""
+    for key, value in moto.environment().items():
+        monkeypatch.setenv(key, value)
+    for key in OTHER_CREDENTIAL_SOURCES:
+        monkeypatch.delenv(key, raising=False)
+    moto.reset()
+    return moto
+
+
+@pytest.fixture
+def boto(local_aws: MotoServer) -> boto3.Session:
+    return aws.session()

@@ -17,7 +17,6 @@ from bigmart.codecs import (
     encode_json_lines,
     media_type,
 )
-from bigmart.container.settings import ServingSettings
 from bigmart.schema import SchemaError
 
 
@@ -100,39 +99,6 @@ def test_csv_header_without_a_feature_is_an_error():
 def test_split_form_needs_all_features():
     with pytest.raises(SchemaError, match="lacks"):
         decode(b'{"columns": ["Item_MRP"], "data": [[1]]}', "application/json")
-
-
-def test_settings_from_environment():
-    settings = ServingSettings.from_environment(
-        {
-            "SAGEMAKER_BIND_TO_PORT": "9000",
-            "MODEL_SERVER_WORKERS": "3",
-            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "10",
-            "SAGEMAKER_BATCH": "true",
-            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0",
-        }
-    )
-    assert (settings.port, settings.workers, settings.timeout) == (9000, 3, 10)
-    assert settings.host == "0.0.0.0"  # SageMaker's image contract
-    local = ServingSettings.from_environment({"BIGMART_BIND_HOST": " 127.0.0.1 "})
-    assert local.host == "127.0.0.1"
-    assert settings.max_body_bytes is None
-    real_time = ServingSettings.from_environment({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "50"})
-    assert real_time.max_body_bytes == 6 * 1024 * 1024  # InvokeEndpoint's cap
-    assert (
-        ServingSettings.from_environment(
-            {"SAGEMAKER_MODEL_SERVER_WORKERS": "5", "MODEL_SERVER_WORKERS": "2"}
-        ).workers
-        == 5
-    )
-
-
-@pytest.mark.parametrize(
-    "variable", ["SAGEMAKER_BIND_TO_PORT", "MODEL_SERVER_WORKERS", "SAGEMAKER_MAX_PAYLOAD_IN_MB"]
-)
-def test_malformed_settings_name_the_variable(variable):
-    with pytest.raises(ValueError, match=variable):
-        ServingSettings.from_environment({variable: "lots"})
 
 
 def _head(csv_path, rows: int) -> bytes:

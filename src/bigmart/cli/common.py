@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 import time
 import traceback
@@ -124,3 +125,14 @@ def unexpected_failure(name: str, error: BaseException) -> str:
     except OSError:
         where = ""
     return f"unexpected {describe(error)}{where}"
+
+
+def describe_os_error(error: OSError) -> str:
+    """``path: reason`` (both paths for a rename), as far as the error knows them."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is None:
+        return reason
+    names = repr(os.fsdecode(error.filename))
+    if error.filename2 is not None:
+        names += f" -> {os.fsdecode(error.filename2)!r}"
+    return f"{names}: {reason}"

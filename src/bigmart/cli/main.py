@@ -24,7 +24,7 @@ from bigmart.cli import (
     train,
     transform,
 )
-from bigmart.cli.common import Terminated
+from bigmart.cli.common import Terminated, describe_os_error
 from bigmart.contract import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, exit_code_for_signal
 from bigmart.errors import BigmartError
 
@@ -56,17 +56,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code)
 
 
-def describe_os_error(error: OSError) -> str:
-    """``path: reason`` (both paths for a rename), as far as the error knows them."""
-    reason = error.strerror or str(error) or type(error).__name__
-    if error.filename is None:
-        return reason
-    names = repr(os.fsdecode(error.filename))
-    if error.filename2 is not None:
-        names += f" -> {os.fsdecode(error.filename2)!r}"
-    return f"{names}: {reason}"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bigmart",
@@ -76,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(commands)
+    # quickstart runs the other commands through this parser: given, not imported (no cycle)
+    parser.set_defaults(parser=parser)
     return parser
 
 

@@ -55,7 +55,7 @@ WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 def describe_failure(error: OSError, output_csv: str) -> str:
     """One line for a read or write failure, naming the file (a write to the output
     carries no file name, so the output is named for it)."""
-    from bigmart.cli.main import describe_os_error
+    from bigmart.cli.common import describe_os_error
 
     if error.filename is None and error.errno in WRITE_ERRORS:
         return f"cannot write --output {output_csv!r}: {error.strerror}"

@@ -35,9 +35,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from bigmart.cli.main import build_parser
-
-    parser = build_parser()
+    parser: argparse.ArgumentParser = args.parser  # the whole ``bigmart`` parser (cli.main)
     started = time.monotonic()
     tag = uuid.uuid4().hex[:6]
     work: Path = args.workdir

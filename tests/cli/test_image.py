@@ -1,0 +1,54 @@
+"""``bigmart image push`` with moto standing in for ECR."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import boto3
+
+from support.aws_server import (
+    ACCOUNT,
+    REGION,
+)
+from support.remote import bigmart
+
+
+def test_image_push_builds_logs_in_and_pushes_with_the_engine(env, tmp_path):
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "bin" / "podman"
+    fake.parent.mkdir()
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "sys.stdin.read() if 'login' in sys.argv else None\n"
+    )
+    fake.chmod(0o755)
+    result = bigmart(
+        {**env, "PATH": f"{fake.parent}:{env['PATH']}"},
+        "image",
+        "push",
+        "--repository",
+        "bigmart",
+        "--engine",
+        "podman",
+        "--tag",
+        "v1",
+    )
+    assert result.returncode == 0, result.stderr
+    uri = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/bigmart:v1"
+    assert result.stdout.strip() == uri
+    commands = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [c[0] for c in commands] == ["build", "login", "push"]
+    assert "--password-stdin" in commands[1] and uri in commands[2]
+    repositories = (
+        boto3.session.Session(region_name=REGION)
+        .client(
+            "ecr",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        .describe_repositories()["repositories"]
+    )
+    assert [r["repositoryName"] for r in repositories] == ["bigmart"]

@@ -1,0 +1,38 @@
+"""The server's settings from the environment SageMaker gives the container."""
+
+import pytest
+
+from bigmart.container.settings import ServingSettings
+
+
+def test_settings_from_environment():
+    settings = ServingSettings.from_environment(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9000",
+            "MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "10",
+            "SAGEMAKER_BATCH": "true",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0",
+        }
+    )
+    assert (settings.port, settings.workers, settings.timeout) == (9000, 3, 10)
+    assert settings.host == "0.0.0.0"  # SageMaker's image contract
+    local = ServingSettings.from_environment({"BIGMART_BIND_HOST": " 127.0.0.1 "})
+    assert local.host == "127.0.0.1"
+    assert settings.max_body_bytes is None
+    real_time = ServingSettings.from_environment({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "50"})
+    assert real_time.max_body_bytes == 6 * 1024 * 1024  # InvokeEndpoint's cap
+    assert (
+        ServingSettings.from_environment(
+            {"SAGEMAKER_MODEL_SERVER_WORKERS": "5", "MODEL_SERVER_WORKERS": "2"}
+        ).workers
+        == 5
+    )
+
+
+@pytest.mark.parametrize(
+    "variable", ["SAGEMAKER_BIND_TO_PORT", "MODEL_SERVER_WORKERS", "SAGEMAKER_MAX_PAYLOAD_IN_MB"]
+)
+def test_malformed_settings_name_the_variable(variable):
+    with pytest.raises(ValueError, match=variable):
+        ServingSettings.from_environment({variable: "lots"})

@@ -1,0 +1,255 @@
+"""The job store: concurrent writers, a full disk, a lock; and a record whose process died
+without reporting is shown Failed, not InProgress (issue 11)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bigmart.data import synthetic as synth
+from bigmart.local.jobs import JobStore, JobStoreError
+from support.cli import show_job, train_argv
+
+
+def _writer(home: str, worker: int, count: int) -> None:
+    store = JobStore(Path(home))
+    for i in range(count):
+        name = f"job-{worker}-{i}"
+        store.create(name, "transform", {"worker": worker}, "InProgress")
+        store.update(name, status="Completed", metrics={"records": i}, ended=True)
+
+
+def test_concurrent_processes_do_not_corrupt_or_lose_records(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(str(tmp_path), w, 40)) for w in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    records = JobStore(tmp_path).list()
+    assert len(records) == 160
+    assert {r.status for r in records} == {"Completed"}
+    assert all(r.ended is not None and r.metrics["records"] >= 0 for r in records)
+
+
+def test_names_are_unique_and_records_round_trip(tmp_path):
+    store = JobStore(tmp_path)
+    store.create("a", "training", {"hp": {"n_estimators": "5"}}, "InProgress")
+    with pytest.raises(ValueError, match="already exists"):
+        store.create("a", "endpoint", {}, "Creating")
+    store.update("a", status="Failed", failure_reason="Bad training data: x", ended=True)
+    record = store.get("a")
+    assert record is not None and record.status == "Failed"
+    assert record.parameters == {"hp": {"n_estimators": "5"}}
+    assert record.as_dict()["failure_reason"] == "Bad training data: x"
+    assert store.get("missing") is None
+
+
+# -- a full disk under $BIGMART_HOME is one line, never a traceback (issue 10, item 6) ----
+
+
+def test_a_full_database_raises_one_line_naming_it(tmp_path, monkeypatch):
+    import sqlite3
+
+    from bigmart.local import jobs
+
+    store = JobStore(tmp_path)
+    store.create("first", "training", {}, "InProgress")
+    connect = sqlite3.connect
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # SQLite's own "disk full" (SQLITE_FULL): the database may not grow by a page.
+        connection = connect(*args, **kwargs)
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count={pages}")
+        return connection
+
+    monkeypatch.setattr(jobs.sqlite3, "connect", full)
+    with pytest.raises(JobStoreError) as caught:
+        for index in range(1000):
+            store.create(f"job-{index}", "training", {"padding": "x" * 4000}, "InProgress")
+    message = str(caught.value)
+    assert message.startswith(f"job store {str(tmp_path / 'jobs.db')!r}: database or disk is full")
+    assert "\n" not in message
+    with pytest.raises(ValueError, match="already exists"):  # a broken constraint stays itself
+        store.create("first", "training", {}, "InProgress")
+
+
+def test_a_state_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(JobStoreError, match=r"cannot create the state folder .* set BIGMART_HOME"):
+        JobStore(tmp_path / "file" / "home")
+
+
+def test_bigmart_with_its_state_folder_on_a_full_disk_prints_one_line(tmp_path):
+    import os
+    import resource
+    import signal
+    import subprocess
+
+    def no_room() -> None:  # writes fail (EFBIG) as on a full disk, without root or tmpfs
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    home = tmp_path / "home"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("bigmart")), "jobs"],
+        env={**os.environ, "BIGMART_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=no_room,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"bigmart: error: job store {str(home / 'jobs.db')!r}: ")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_opening_a_new_store_retries_while_another_process_holds_the_lock(tmp_path, monkeypatch):
+    """SQLite answers "database is locked" at once (no busy wait) when two processes switch
+    a new database to WAL together; opening the store retries instead of failing."""
+    import sqlite3
+
+    from bigmart.local import jobs
+
+    connect = sqlite3.connect
+    refusals = {"left": 3}
+
+    class Contended:
+        def __init__(self, connection: sqlite3.Connection) -> None:
+            self._connection = connection
+
+        def execute(self, sql: str, *args):  # type: ignore[no-untyped-def]
+            if sql.startswith("PRAGMA journal_mode=") and refusals["left"] > 0:
+                refusals["left"] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return self._connection.execute(sql, *args)
+
+        def close(self) -> None:
+            self._connection.close()
+
+    monkeypatch.setattr(jobs.sqlite3, "connect", lambda *a, **k: Contended(connect(*a, **k)))
+    store = JobStore(tmp_path)
+    assert refusals["left"] == 0
+    monkeypatch.setattr(jobs.sqlite3, "connect", connect)
+    store.create("after", "training", {}, "InProgress")
+    assert store.get("after") is not None
+
+
+def test_a_lock_that_never_clears_ends_in_one_line_naming_the_store(tmp_path, monkeypatch):
+    import sqlite3
+
+    from bigmart.local import jobs
+
+    connect = sqlite3.connect
+
+    class Locked:
+        def __init__(self, connection: sqlite3.Connection) -> None:
+            self._connection = connection
+
+        def execute(self, sql: str, *args):  # type: ignore[no-untyped-def]
+            if sql.startswith("PRAGMA journal_mode="):
+                raise sqlite3.OperationalError("database is locked")
+            return self._connection.execute(sql, *args)
+
+        def close(self) -> None:
+            self._connection.close()
+
+    monkeypatch.setattr(jobs, "PREPARE_SECONDS", 0.2)
+    monkeypatch.setattr(jobs.sqlite3, "connect", lambda *a, **k: Locked(connect(*a, **k)))
+    with pytest.raises(JobStoreError, match=r"jobs\.db.*database is locked"):
+        JobStore(tmp_path)
+
+
+GONE = "the job's process ended without reporting"
+
+
+def test_a_training_job_killed_outright_is_shown_failed_not_in_progress(tmp_path):
+    data = tmp_path / "train.csv"
+    synth.write_csv(data, 8_000, seed=2)
+    environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        train_argv(data, str(tmp_path / "runs"), "killed", trees=3000),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=environment,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        record = None
+        while time.monotonic() < deadline:
+            record = JobStore(tmp_path).get("killed") if (tmp_path / "jobs.db").exists() else None
+            if record is not None and record.status == "InProgress":
+                break
+            assert process.poll() is None, "train ended before it could be killed"
+            time.sleep(0.1)
+        assert record is not None and record.status == "InProgress"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    record_shown = show_job("killed", environment)
+    assert record_shown["status"] == "Failed"
+    assert str(record_shown["failure_reason"]).startswith(GONE)
+    assert record_shown["ended"] is not None
+    # The verdict is stored: a second reader sees the same record, not a new time.
+    assert show_job("killed", environment) == record_shown
+
+
+@pytest.mark.parametrize("kind", ["training", "transform"])
+def test_a_record_whose_pid_was_reused_by_another_process_is_failed(tmp_path, kind):
+    from bigmart.local.processes import ProcessIdentity
+
+    me = ProcessIdentity.of(os.getpid())
+    assert me is not None
+    store = JobStore(tmp_path)
+    # The PID is alive, but it is another process than the one that owned the job.
+    store.create("reused", kind, {}, "InProgress", owner=ProcessIdentity(me.pid, me.start_time - 1))
+    record = store.get("reused")
+    assert record is not None and record.status == "Failed"
+    assert record.failure_reason is not None and record.failure_reason.startswith(GONE)
+    assert record.ended is not None
+    assert [r.status for r in store.list()] == ["Failed"]
+
+
+def test_a_record_whose_owner_runs_stays_in_progress(tmp_path):
+    from bigmart.local.processes import ProcessIdentity
+
+    store = JobStore(tmp_path)
+    store.create("alive", "training", {}, "InProgress", owner=ProcessIdentity.of(os.getpid()))
+    store.create("unowned", "training", {}, "InProgress")  # a SageMaker job: no local owner
+    assert [(r.name, r.status) for r in store.list()] == [
+        ("alive", "InProgress"),
+        ("unowned", "InProgress"),
+    ]
+    record = store.get("alive")
+    assert record is not None and record.status == "InProgress" and record.ended is None
+
+
+def test_a_database_from_before_owners_is_opened_and_its_records_kept(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "jobs.db") as connection:
+        connection.execute(
+            "CREATE TABLE jobs (name TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, "
+            "created REAL NOT NULL, ended REAL, parameters TEXT NOT NULL DEFAULT '{}', "
+            "metrics TEXT NOT NULL DEFAULT '{}', artifacts TEXT NOT NULL DEFAULT '{}', "
+            "failure_reason TEXT)"
+        )
+        connection.execute(
+            "INSERT INTO jobs (name, kind, status, created) VALUES ('old', 'training', "
+            "'InProgress', 1)"
+        )
+    connection.close()
+    store = JobStore(tmp_path)
+    assert [(r.name, r.status) for r in store.list()] == [("old", "InProgress")]  # not known
+    store.create("new", "training", {}, "InProgress", owner=None)
+    assert [r.name for r in JobStore(tmp_path).list()] == ["old", "new"]
