@@ -219,3 +219,42 @@ def test_aws_errors_are_one_clear_line(env):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "No AWS credentials found" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_jobs_describe_answers_in_sagemakers_shape_for_both_backends(env, tmp_path):
+    """One command, two backends, one shape: a job run here and a job run on SageMaker
+    (moto) are both described with DescribeTrainingJob's answer, checked by botocore."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    from bigmart.data import synthetic as synth
+
+    data = tmp_path / "train.csv"
+    synth.write_csv(data, 300, seed=1)
+    local = bigmart(
+        env, "train", "--data", str(data), "--output", str(tmp_path / "runs"),
+        "--name", "here", "--hp", "n_estimators=5",
+    )  # fmt: skip
+    assert local.returncode == 0, local.stderr
+    assert train_on_aws(env, "there", "--wait").returncode == 0
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .operation_model("DescribeTrainingJob")
+        .output_shape
+    )
+    for name in ("here", "there"):
+        result = bigmart(env, "jobs", "describe", name)
+        assert result.returncode == 0, result.stderr
+        described = json.loads(result.stdout)
+        report = ParamValidator().validate(described, shape)
+        assert not report.has_errors(), report.generate_report()
+        assert (described["TrainingJobName"], described["TrainingJobStatus"]) == (
+            name,
+            "Completed",
+        )
+    here = json.loads(bigmart(env, "jobs", "describe", "here").stdout)
+    assert here["TrainingJobArn"].endswith(":training-job/here")
+    assert Path(here["ModelArtifacts"]["S3ModelArtifacts"]).is_file()
+    missing = bigmart(env, "jobs", "describe", "nowhere")
+    assert missing.returncode == 2 and "'nowhere'" in missing.stderr

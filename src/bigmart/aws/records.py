@@ -19,6 +19,7 @@ from bigmart.contract import JobStatus
 DESCRIBE = {
     "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "transform": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "endpoint": ("describe_endpoint", "EndpointName", "EndpointStatus"),
 }
 
 

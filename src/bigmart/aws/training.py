@@ -21,7 +21,7 @@ from bigmart.aws.names import (
     check_s3_uri,
 )
 from bigmart.contract import JobStatus, check_name
-from bigmart.model.metrics import METRIC_DEFINITIONS
+from bigmart.local import requests
 
 MAX_HYPERPARAMETERS = 100
 REQUIRED_CHANNEL = "training"
@@ -91,38 +91,19 @@ def training_job_request(
     elif max_wait_seconds is not None:
         raise RequestError("max_wait_seconds applies to spot training only: also set spot=True")
 
-    request: dict[str, Any] = {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {
-            "TrainingImage": image_uri,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [dict(definition) for definition in METRIC_DEFINITIONS],
-        },
-        "RoleArn": role_arn,
-        "HyperParameters": hyper,
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": uri,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-                "ContentType": "text/csv",
-            }
-            for channel, uri in channels.items()
-        ],
-        "OutputDataConfig": {"S3OutputPath": output_s3_uri},
-        "ResourceConfig": {
-            "InstanceType": instance_type,
-            "InstanceCount": instance_count,
-            "VolumeSizeInGB": volume_size_gb,
-        },
-        "StoppingCondition": stopping,
-        "EnableManagedSpotTraining": bool(spot),
-    }
+    request = requests.training_job_request(
+        name,
+        image_uri,
+        channels,
+        output_s3_uri,
+        hyper,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        volume_size_gb=volume_size_gb,
+    )
+    request["RoleArn"] = role_arn
+    request["StoppingCondition"] = stopping
+    request["EnableManagedSpotTraining"] = bool(spot)
     if checkpoint_s3_uri is not None:
         check_s3_uri(checkpoint_s3_uri, "checkpoint location")
         request["CheckpointConfig"] = {"S3Uri": checkpoint_s3_uri, "LocalPath": CHECKPOINT_DIR}

@@ -17,7 +17,8 @@ from bigmart.aws.names import (
     check_instance,
     check_s3_uri,
 )
-from bigmart.contract import DEFAULT_FILTER, JobStatus, JoinSource, check_name
+from bigmart.contract import JobStatus, check_name
+from bigmart.local import requests
 from bigmart.local.transform.options import TransformOptions
 
 
@@ -31,13 +32,8 @@ def transform_job_request(
     instance_count: int = 1,
     environment: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The CreateTransformJob parameters: every option mapped to its SageMaker field.
-
-    ``max_concurrent_transforms`` 0 and ``batch_strategy`` / ``max_payload_mb`` None mean
-    "not set" and are omitted (``max_payload_mb`` 0 is sent: it means unbounded). The
-    DataProcessing filters and join are sent only when they differ from SageMaker's
-    defaults (``$``, ``$``, ``None``).
-    """
+    """The CreateTransformJob parameters (``bigmart.local.requests`` maps each option to
+    its SageMaker field), checked before anything is sent."""
     check_name(name, "transform job name")
     check_name(model_name, "model name")
     check_s3_uri(input_s3_uri, "transform input")
@@ -45,43 +41,15 @@ def transform_job_request(
     check_instance(instance_type, instance_count)
     env = check_environment(environment)
 
-    transform_input: dict[str, Any] = {
-        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_s3_uri}},
-        "ContentType": options.content_type,
-        "SplitType": options.split_type,
-        "CompressionType": options.compression_type,
-    }
-    transform_output: dict[str, Any] = {
-        "S3OutputPath": output_s3_uri,
-        "AssembleWith": options.assemble_with,
-    }
-    if options.accept is not None:
-        transform_output["Accept"] = options.accept
-
-    request: dict[str, Any] = {
-        "TransformJobName": name,
-        "ModelName": model_name,
-        "TransformInput": transform_input,
-        "TransformOutput": transform_output,
-        "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count},
-    }
-    if options.batch_strategy is not None:
-        request["BatchStrategy"] = options.batch_strategy
-    if options.max_payload_mb is not None:
-        request["MaxPayloadInMB"] = options.max_payload_mb
-    if options.max_concurrent_transforms:
-        request["MaxConcurrentTransforms"] = options.max_concurrent_transforms
-    processing = {
-        key: value
-        for key, value, default in (
-            ("InputFilter", options.input_filter, DEFAULT_FILTER),
-            ("OutputFilter", options.output_filter, DEFAULT_FILTER),
-            ("JoinSource", options.join_source, JoinSource.NONE),
-        )
-        if value != default
-    }
-    if processing:
-        request["DataProcessing"] = processing
+    request = requests.transform_job_request(
+        name,
+        model_name,
+        input_s3_uri,
+        output_s3_uri,
+        options,
+        instance_type=instance_type,
+        instance_count=instance_count,
+    )
     if env:
         request["Environment"] = env
     return request

@@ -1,22 +1,28 @@
-"""``bigmart jobs [show NAME]``: the record of training jobs, transform jobs and endpoints.
+"""``bigmart jobs [show|describe NAME]``: the record of training jobs, transform jobs and
+endpoints.
 
 Jobs launched on SageMaker are listed with local ones; those still in progress are
-brought up to date from SageMaker as they are shown.
+brought up to date from SageMaker as they are shown. ``describe`` prints SageMaker's own
+Describe answer, from the backend the job ran on: the local one or AWS, in the same shape.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from typing import Any
 
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
 from bigmart.cli.common import store
+from bigmart.local.jobs import JobRecord
+from bigmart.local.sagemaker import LocalSageMaker
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     jobs = commands.add_parser("jobs", help="list jobs and endpoints, or show one")
-    jobs.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    jobs.add_argument("action", nargs="?", choices=["list", "show", "describe"], default="list")
     jobs.add_argument("name", nargs="?")
     jobs.add_argument("--kind", choices=["training", "transform", "endpoint"])
     jobs.set_defaults(handler=run)
@@ -24,6 +30,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     records = store()
+    if args.action == "describe":
+        if not args.name:
+            raise UsageError("usage: bigmart jobs describe NAME")
+        record = records.get(args.name)
+        if record is None:
+            raise UsageError(f"no job or endpoint named {args.name!r}; see: bigmart jobs")
+        print(json.dumps(on_aws.describe(record) or _describe_local(record), indent=2, default=str))
+        return 0
     if args.action == "show":
         if not args.name:
             raise UsageError("usage: bigmart jobs show NAME")
@@ -60,3 +74,13 @@ def _summary(metrics: dict[str, object], failure: str | None) -> str:
             value = metrics[key]
             return f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}"
     return ""
+
+
+def _describe_local(record: JobRecord) -> dict[str, Any]:
+    """The local backend's Describe answer for a job or endpoint run here."""
+    backend = LocalSageMaker(store())
+    describe: dict[str, Callable[[str], dict[str, Any]]] = {
+        "training": backend.describe_training_job,
+        "transform": backend.describe_transform_job,
+    }
+    return describe[record.kind](record.name)

@@ -255,3 +255,17 @@ def refresh(record: JobRecord) -> JobRecord:
             file=sys.stderr,
         )
         return record
+
+
+def describe(record: JobRecord) -> dict[str, Any] | None:
+    """SageMaker's Describe answer for a job run there (None for a local one)."""
+    if record.parameters.get("on") != "sagemaker":
+        return None
+    from bigmart import aws
+    from bigmart.aws import records as aws_records
+
+    with aws_errors():
+        sm = aws.session(region=record.parameters.get("region")).client("sagemaker")
+        answer = aws_records.describe(sm, record.kind, record.name)
+    answer.pop("ResponseMetadata", None)
+    return answer

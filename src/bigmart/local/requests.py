@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bigmart.local.transform.options import TransformOptions
+from bigmart.model.metrics import METRIC_DEFINITIONS
 
 LOCAL_INSTANCE = "local"
 #: The accounts and region local ARNs name: no AWS account is involved.
@@ -34,11 +35,18 @@ def training_job_request(
     *,
     instance_type: str = LOCAL_INSTANCE,
     instance_count: int = 1,
+    volume_size_gb: int = 30,
+    max_run_seconds: int = 86_400,
 ) -> dict[str, Any]:
-    """A CreateTrainingJob request: each channel is a folder, file or S3 prefix of CSV."""
+    """A CreateTrainingJob request: each channel is a folder, file or S3 prefix of CSV; the
+    metric regexes are the ones matching the lines ``train`` prints."""
     return {
         "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": {
+            "TrainingImage": image,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [dict(definition) for definition in METRIC_DEFINITIONS],
+        },
         "HyperParameters": dict(hyperparameters),
         "InputDataConfig": [
             {
@@ -58,9 +66,9 @@ def training_job_request(
         "ResourceConfig": {
             "InstanceType": instance_type,
             "InstanceCount": instance_count,
-            "VolumeSizeInGB": 1,
+            "VolumeSizeInGB": volume_size_gb,
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 86_400},
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_run_seconds},
     }
 
 
