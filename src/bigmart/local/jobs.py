@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS resources (
 RESOURCE_KINDS = ("model", "endpoint-config")
 COLUMNS = "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason"
 #: Statuses of a local job still running; its owner must be alive for them to hold.
-RUNNING = ("InProgress",)
+RUNNING = ("InProgress", "Creating")
 OWNER_GONE = "the job's process ended without reporting"
 
 
