@@ -19,7 +19,7 @@ import pytest
 
 from bigmart.cli import main as cli
 from bigmart.cli.common import store
-from bigmart.cli.endpoint import endpoint_dir
+from bigmart.local.jobs import OWNER_GONE
 from bigmart.local.processes import ProcessIdentity
 from bigmart.local.server_process import ModelServer
 from bigmart.model.artifact import pack
@@ -233,11 +233,12 @@ def test_an_unexpected_exception_fails_the_endpoint_and_names_the_bug(
     monkeypatch.setattr(ModelServer, "start", broken)
     code = _create_in_process(monkeypatch, "ep-boom", trained_model)
     error = capsys.readouterr().err
-    assert code == 2 and "RuntimeError: boom" in error and "a bug in bigmart" in error
+    log = store().home / "jobs" / "ep-boom" / "traceback.txt"  # the lifecycle keeps it
+    assert code == 2 and "unexpected RuntimeError: boom" in error and str(log) in error
     assert "Traceback" not in error and len(error.strip().splitlines()) == 1
     record = store().get("ep-boom")
-    assert record.status == "Failed" and record.failure_reason == "RuntimeError: boom"
-    log = endpoint_dir("ep-boom") / "create-error.log"
+    assert record.status == "Failed"
+    assert record.failure_reason == f"unexpected RuntimeError: boom (traceback: {log})"
     assert "Traceback" in log.read_text() and "boom" in log.read_text()
     monkeypatch.undo()
     again = _create_in_process(monkeypatch, "ep-boom", Path("/nonexistent/model.tar.gz"))
@@ -280,6 +281,7 @@ def _start_creating(trained_model: Path, name: str, environment: dict[str, str],
         [BIGMART, "endpoint", "create", "--model", str(trained_model), "--name", name,
          "--engine", "docker"],
         env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        process_group=0,  # a group of its own, which a test can kill whole
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (calls.exists() and calls.read_text().strip()):
@@ -288,6 +290,17 @@ def _start_creating(trained_model: Path, name: str, environment: dict[str, str],
         time.sleep(0.05)
     assert store().get(name).status == "Creating"
     return process, int(calls.read_text().split()[0])
+
+
+def _killed_creator_test(trained_model: Path, tmp_path: Path, name: str):
+    """``endpoint create`` killed with SIGKILL (its whole process group) while Creating."""
+    environment, calls = _fake_engine(tmp_path)
+    process, engine_pid = _start_creating(trained_model, name, environment, calls)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # no chance to record anything
+        process.communicate(timeout=60)
+    finally:
+        os.kill(engine_pid, signal.SIGKILL)  # the server runs in a session of its own
 
 
 def _gone(pid: int) -> bool:
@@ -317,17 +330,24 @@ def test_sigterm_of_the_command_fails_the_endpoint_and_stops_its_server(trained_
 
 
 def test_a_killed_command_does_not_keep_the_name_creating_for_ever(trained_model, tmp_path):
-    environment, calls = _fake_engine(tmp_path)
-    process, engine_pid = _start_creating(trained_model, "ep-sigkill", environment, calls)
-    try:
-        process.kill()  # no chance to record anything
-        process.communicate(timeout=60)
-    finally:
-        os.kill(engine_pid, signal.SIGKILL)
-    assert store().get("ep-sigkill").status == "Creating"
+    """As SageMaker shows an instance failure: the next reader ends it Failed (before,
+    the record stayed Creating until the next ``create`` of the name)."""
+    _killed_creator_test(trained_model, tmp_path, "ep-sigkill")
+    record = store().get("ep-sigkill")
+    assert record.status == "Failed" and record.failure_reason.startswith(OWNER_GONE)
     again = bigmart("endpoint", "create", "--model", "/nonexistent", "--name", "ep-sigkill")
     assert again.returncode == 2 and "already exists" not in again.stderr, again.stderr
     assert store().get("ep-sigkill").status == "Failed"
+
+
+def test_endpoint_list_and_jobs_show_say_a_killed_creator_failed(trained_model, tmp_path):
+    _killed_creator_test(trained_model, tmp_path, "ep-killed")
+    listed = bigmart("endpoint", "list")
+    (line,) = [line for line in listed.stdout.splitlines() if line.startswith("ep-killed ")]
+    assert line.split()[1] == "Failed", listed.stdout
+    shown = _status("ep-killed")
+    assert shown["status"] == "Failed" and shown["failure_reason"].startswith(OWNER_GONE)
+    assert shown["ended"] is not None
 
 
 # --- delete signals only the endpoint's own server (issue 10, item 14) -------------------

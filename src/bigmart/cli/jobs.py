@@ -82,5 +82,6 @@ def _describe_local(record: JobRecord) -> dict[str, Any]:
     describe: dict[str, Callable[[str], dict[str, Any]]] = {
         "training": backend.describe_training_job,
         "transform": backend.describe_transform_job,
+        "endpoint": backend.describe_endpoint,
     }
     return describe[record.kind](record.name)

@@ -1,7 +1,256 @@
-"""Local real-time endpoints: CreateEndpointConfig, CreateEndpoint, Describe, Delete."""
+"""Local real-time endpoints: CreateEndpoint, DescribeEndpoint, ListEndpoints, DeleteEndpoint
+and the runtime's InvokeEndpoint (endpoint configs: ``endpoint_configs``).
+
+An endpoint runs an endpoint config's model: here ``serve`` is started on a copy of the
+model under ``<state>/endpoints/<name>/``, detached so it outlives the call (see
+``endpoint_servers``). The endpoint is Creating until ``/ping`` answers, then InService, or
+Failed with the reason whatever stops it (a bad model, ``serve`` exiting, a port in use,
+Ctrl-C, SIGTERM, a bug; a creator killed outright is found gone by the next reader). As in
+the SageMaker SDK's local mode, CreateEndpoint returns once the endpoint is in service.
+
+Local differences: nothing is captured (DataCaptureConfig is kept, CaptureStatus Stopped);
+a deleted endpoint's record is kept as history, Deleted; ``port`` and ``host`` choose where
+``serve`` listens.
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-class LocalEndpoints:
+from bigmart.contract import EndpointStatus
+from bigmart.local.endpoint_configs import (
+    VARIANT,
+    LocalEndpointConfigs,
+    endpoint_config_request,
+    time_of,
+)
+from bigmart.local.endpoint_servers import EndpointServer, ModelError
+from bigmart.local.engines import DEFAULT_IMAGE, EngineError, serve_command
+from bigmart.local.jobs import JobRecord
+from bigmart.local.lifecycle import Outcome, RequestRefused, job_lifecycle
+from bigmart.local.requests import arn
+from bigmart.local.server_process import (
+    LOOPBACK,
+    ModelServer,
+    ServerError,
+    free_port,
+    materialize_model,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bigmart.local.jobs import JobStore
+
+__all__ = ["EndpointServer", "LocalEndpoints", "ModelError", "endpoint_config_request"]
+
+#: Endpoint statuses that hold the name: another endpoint cannot take it meanwhile.
+LIVE = (EndpointStatus.CREATING, EndpointStatus.IN_SERVICE)
+#: The model environment variable that sets ``serve``'s worker count.
+WORKERS_VARIABLE = "SAGEMAKER_MODEL_SERVER_WORKERS"
+
+
+class LocalEndpoints(LocalEndpointConfigs):
     """SageMaker's endpoint calls, run on this machine (mixed into ``LocalSageMaker``)."""
+
+    store: JobStore
+    engine: str
+    echo: Callable[[str], None]
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def create_endpoint(
+        self, request: Mapping[str, Any], *, port: int | None = None, host: str = LOOPBACK
+    ) -> dict[str, str]:
+        """Start the endpoint and return once it is InService or Failed (read the status
+        with ``describe_endpoint``). Local only: ``port`` (default: a free one) and the
+        ``host`` address ``serve`` binds (default: this machine only)."""
+        name = request["EndpointName"]
+        config = self.describe_endpoint_config(request["EndpointConfigName"])
+        (variant,) = config["ProductionVariants"]
+        container = self.describe_model(variant["ModelName"])["PrimaryContainer"]
+        existing = self.store.get(name)  # a killed creator's Creating is Failed by now
+        if existing is not None and existing.kind != "endpoint":
+            raise RequestRefused(
+                f"the name {name!r} is taken by a {existing.kind} job; choose another"
+            )
+        if existing is not None and existing.status in LIVE:
+            raise RequestRefused(
+                f"Cannot create already existing endpoint {arn('endpoint', name)!r}."
+            )
+        parameters = {
+            **request,
+            "EndpointConfig": _without_times(config),
+            "PrimaryContainer": container,
+        }
+        with job_lifecycle(
+            self.store,
+            name,
+            "endpoint",
+            parameters,
+            running=EndpointStatus.CREATING,
+            stopped=EndpointStatus.FAILED,
+            replace=existing is not None,
+        ) as outcome:
+            self._start_server(name, container, outcome, port=port, host=host)
+        return {"EndpointArn": arn("endpoint", name)}
+
+    def _start_server(
+        self,
+        name: str,
+        container: Mapping[str, Any],
+        outcome: Outcome,
+        *,
+        port: int | None,
+        host: str,
+    ) -> None:
+        """Copy the model, start ``serve`` on it and wait for ``/ping``; whatever stops
+        that stops a server already started."""
+        folder = self.store.home / "endpoints" / name
+        shutil.rmtree(folder, ignore_errors=True)
+        model_dir = folder / "model"
+        materialize_model(container["ModelDataUrl"], model_dir)
+        environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
+        image = container.get("Image") or DEFAULT_IMAGE
+        port = port or free_port()
+        server: ModelServer | None = None
+        try:
+            server = ModelServer(
+                folder,
+                port=port,
+                host=host,
+                environment=environment,
+                command=serve_command(self.engine, image, model_dir, port, environment, host),
+                log_path=folder / "serve.log",
+                detached=True,
+            )
+            server.start()
+        except BaseException as error:
+            if server is not None:
+                server.stop()
+            if isinstance(error, ServerError | EngineError):
+                outcome.fail(str(error))  # says what to fix as it is
+                return
+            raise
+        outcome.status = EndpointStatus.IN_SERVICE
+        outcome.artifacts = EndpointServer.started(server, model_dir).artifacts()
+
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        record = self._endpoint_record(EndpointName)
+        parameters = record.parameters
+        config = parameters.get("EndpointConfig") or {}
+        answer: dict[str, Any] = {
+            "EndpointName": record.name,
+            "EndpointArn": arn("endpoint", record.name),
+            "EndpointConfigName": parameters.get("EndpointConfigName", record.name),
+            "EndpointStatus": record.status,
+            "CreationTime": time_of(record.created),
+            "LastModifiedTime": time_of(record.ended or record.created),
+        }
+        if record.status == EndpointStatus.IN_SERVICE:
+            image = (parameters.get("PrimaryContainer") or {}).get("Image") or DEFAULT_IMAGE
+            answer["ProductionVariants"] = [
+                {
+                    "VariantName": variant.get("VariantName", VARIANT),
+                    "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image}],
+                    "CurrentWeight": variant.get("InitialVariantWeight", 1.0),
+                    "DesiredWeight": variant.get("InitialVariantWeight", 1.0),
+                    "CurrentInstanceCount": 1,  # one local server, whatever was asked
+                    "DesiredInstanceCount": variant.get("InitialInstanceCount", 1),
+                }
+                for variant in config.get("ProductionVariants") or [{}]
+            ]
+        capture = config.get("DataCaptureConfig")
+        if capture:
+            answer["DataCaptureConfig"] = {
+                "EnableCapture": capture.get("EnableCapture", True),
+                "CaptureStatus": "Stopped",  # nothing is captured locally
+                "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage", 100),
+                "DestinationS3Uri": capture.get("DestinationS3Uri", ""),
+            }
+        if record.failure_reason and record.status == EndpointStatus.FAILED:
+            answer["FailureReason"] = record.failure_reason
+        return answer
+
+    def list_endpoints(
+        self,
+        *,
+        SortOrder: str = "Descending",
+        NameContains: str | None = None,
+        StatusEquals: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """Every endpoint by creation time (newest first, as SageMaker sorts by default)."""
+        records = [
+            record
+            for record in self.store.list("endpoint")
+            if (NameContains is None or NameContains in record.name)
+            and (StatusEquals is None or record.status == StatusEquals)
+        ]
+        if SortOrder != "Ascending":
+            records.reverse()
+        return {
+            "Endpoints": [
+                {
+                    "EndpointName": record.name,
+                    "EndpointArn": arn("endpoint", record.name),
+                    "CreationTime": time_of(record.created),
+                    "LastModifiedTime": time_of(record.ended or record.created),
+                    "EndpointStatus": record.status,
+                }
+                for record in records
+            ]
+        }
+
+    def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        self.delete_local_endpoint(EndpointName)
+        return {}
+
+    def delete_local_endpoint(self, name: str) -> str:
+        """DeleteEndpoint (its server is stopped, drained first), returning what became of
+        a server that could not simply be stopped ("" when it was)."""
+        record = self._endpoint_record(name)
+        server = EndpointServer.recorded(record.artifacts)
+        note = server.stop() if server is not None else ""
+        self.store.update(name, status=EndpointStatus.DELETED, ended=True)
+        return note
+
+    # -- local only ----------------------------------------------------------------------
+
+    def endpoint_server(self, EndpointName: str) -> EndpointServer | None:
+        """Where the endpoint's server listens (kept after it ends), None if it had none."""
+        return EndpointServer.recorded(self._endpoint_record(EndpointName).artifacts)
+
+    def invoke_endpoint(
+        self,
+        EndpointName: str,
+        Body: bytes,
+        ContentType: str = "text/csv",
+        Accept: str = "text/csv",
+    ) -> dict[str, Any]:
+        """SageMaker runtime's InvokeEndpoint on a local endpoint. The model's error
+        answer raises ``ModelError``; a server that does not answer, ``ServerError``."""
+        record = self._endpoint_record(EndpointName)
+        server = EndpointServer.recorded(record.artifacts)
+        if record.status != EndpointStatus.IN_SERVICE or server is None:
+            raise RequestRefused(f"endpoint {EndpointName!r} is {record.status}")
+        try:
+            payload, content_type = server.invoke(Body, ContentType, Accept)
+        except OSError as error:
+            raise ServerError(
+                f"endpoint {EndpointName!r} does not answer ({error}); its log: {server.log}"
+            ) from None
+        return {"Body": payload, "ContentType": content_type, "InvokedProductionVariant": VARIANT}
+
+    def _endpoint_record(self, name: str) -> JobRecord:
+        record = self.store.get(name)
+        if record is None or record.kind != "endpoint":
+            raise RequestRefused(f"Could not find endpoint {name!r}.")
+        return record
+
+
+def _without_times(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A Describe answer as a request again (to be kept as JSON)."""
+    return {key: value for key, value in answer.items() if key != "CreationTime"}

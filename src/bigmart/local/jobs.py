@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bigmart.contract import EndpointStatus, JobStatus
 from bigmart.errors import EXIT_FAILED, BigmartError
 from bigmart.local.processes import ProcessIdentity, boot_id, pid_namespace
 
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS resources (
 RESOURCE_KINDS = ("model", "endpoint-config")
 COLUMNS = "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason"
 #: Statuses of a local job still running; its owner must be alive for them to hold.
-RUNNING = ("InProgress",)
+RUNNING = (JobStatus.IN_PROGRESS, EndpointStatus.CREATING)
 OWNER_GONE = "the job's process ended without reporting"
 
 

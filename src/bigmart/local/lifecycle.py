@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any
 
 from bigmart.clipping import describe, one_line
-from bigmart.contract import JobStatus
+from bigmart.contract import EndpointStatus, JobStatus
 from bigmart.errors import EXIT_USAGE, BigmartError
 from bigmart.local.jobs import JobStore, JobStoreError, owned_by_me
 
@@ -95,6 +95,8 @@ def job_lifecycle(
     parameters: Mapping[str, Any],
     *,
     running: str = JobStatus.IN_PROGRESS,
+    stopped: str = JobStatus.STOPPED,
+    replace: bool = False,
     refused: tuple[type[Exception], ...] = (),
     expected: tuple[type[Exception], ...] = (BigmartError, OSError, ValueError),
 ) -> Iterator[Outcome]:
@@ -103,10 +105,13 @@ def job_lifecycle(
     ``refused`` errors end it Failed and propagate (the request was wrong); ``expected``
     errors (a disk, a network, bad data) end it Failed with their one-line description;
     anything else is a defect: Failed, with its traceback kept in the job's folder. A name
-    already taken raises ``RequestRefused`` before anything runs.
+    already taken raises ``RequestRefused`` before anything runs, unless ``replace`` (an
+    endpoint's name is free again once it is deleted or failed: the caller checks that).
+    An interruption ends it ``stopped`` (an endpoint has no Stopped: Failed); an endpoint
+    that reaches InService lives on, so its record gets no end time until it is deleted.
     """
     try:
-        store.create(name, kind, parameters, running, owner=owned_by_me())
+        store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
     except ValueError as error:
         raise RequestRefused(str(error)) from None
     outcome = Outcome()
@@ -123,7 +128,7 @@ def job_lifecycle(
     except Exception as error:  # a defect: the job still ends, and the details are kept
         outcome.fail(unexpected_failure(store, name, error))
     except BaseException as error:  # Ctrl-C, or a signal raised as Terminated: Stopped
-        _end(store, name, JobStatus.STOPPED, interrupted(error))
+        _end(store, name, stopped, interrupted(error))
         raise
     store.update(
         name,
@@ -131,7 +136,7 @@ def job_lifecycle(
         metrics=outcome.metrics,
         artifacts=outcome.artifacts,
         failure_reason=outcome.failure_reason,
-        ended=True,
+        ended=outcome.status != EndpointStatus.IN_SERVICE,
     )
 
 

@@ -1,0 +1,162 @@
+"""The ``serve`` behind a local endpoint, once the command that started it has exited.
+
+``LocalEndpoints`` starts the server detached (a ``ModelServer`` in a session of its own),
+so it outlives ``bigmart endpoint create``; what is needed to find it again is kept in the
+endpoint's record. A later command reads it back as an ``EndpointServer``: to send it
+requests, to tell whether it answers, and to stop it, but only if the recorded process is
+still that server (a PID is reused by the system; a PID with its start time is not).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bigmart.local.processes import ProcessIdentity
+from bigmart.local.server_process import LOOPBACK, ModelServer, ping, url
+
+#: InvokeEndpoint waits up to 60 s for the model on SageMaker; a little more for the socket.
+INVOKE_TIMEOUT_SECONDS = 70.0
+#: How long ``delete`` lets the server drain requests in flight before it kills the rest.
+DRAIN_SECONDS = 35.0
+
+
+class ModelError(Exception):
+    """The model answered an invocation with an error status (SageMaker runtime's
+    ModelError): its status and body, passed on to the caller as they are."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"HTTP {status}: {body.decode('utf-8', 'replace')}")
+
+
+@dataclass(frozen=True)
+class EndpointServer:
+    """Where a local endpoint's ``serve`` listens and which process it is (local only:
+    SageMaker has no such thing). Kept in the record's artifacts under these names."""
+
+    port: int
+    host: str = LOOPBACK
+    url: str = ""
+    log: str = ""
+    pid: int | None = None
+    #: The process's start time; records from before it was kept have none.
+    start_time: int | None = None
+    model_dir: str | None = None
+
+    @classmethod
+    def started(cls, server: ModelServer, model_dir: Path) -> EndpointServer:
+        """The server just started (healthy), as it will be recorded."""
+        assert server.process is not None
+        identity = ProcessIdentity.of(server.process.pid)
+        return cls(
+            port=server.port,
+            host=server.connect_host,
+            url=url(server.connect_host, server.port),
+            log=str(server.log_path),
+            pid=server.process.pid,
+            start_time=identity.start_time if identity else None,
+            model_dir=str(model_dir),
+        )
+
+    @classmethod
+    def recorded(cls, artifacts: Mapping[str, Any]) -> EndpointServer | None:
+        """The server an endpoint's record names, or None if it never had one."""
+        port = artifacts.get("port")
+        if not isinstance(port, int):
+            return None
+        known = {key: artifacts[key] for key in cls.__dataclass_fields__ if key in artifacts}
+        return cls(**known)
+
+    def artifacts(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def answers(self) -> bool:
+        """True if ``/ping`` answers 200."""
+        return ping(self.port, self.host)
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        """POST ``/invocations``: the answer's body and content type. A model error raises
+        ``ModelError``; no answer at all raises ``OSError``."""
+        connection = http.client.HTTPConnection(
+            self.host, self.port, timeout=INVOKE_TIMEOUT_SECONDS
+        )
+        try:
+            connection.request(
+                "POST",
+                "/invocations",
+                body=body,
+                headers={"Content-Type": content_type, "Accept": accept},
+            )
+            response = connection.getresponse()
+            payload = response.read()
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise ModelError(response.status, payload)
+        return payload, response.getheader("Content-Type", accept)
+
+    def stop(self) -> str:
+        """Stop the server if, and only if, the recorded process is still it; return what
+        happened when that is not simply "stopped" (for the user), else "".
+
+        Records from before start times were kept are matched by the environment ``serve``
+        was started with (this endpoint's folder and port), which an unrelated process does
+        not have; a process that cannot be verified is left alone.
+        """
+        if not isinstance(self.pid, int):
+            return ""
+        process = ProcessIdentity.of(self.pid)
+        if process is None:
+            return f"its server, process {self.pid}, had already exited"
+        if isinstance(self.start_time, int):
+            if process.start_time != self.start_time:
+                return (
+                    f"its server had exited; process {self.pid} is now another program, left alone"
+                )
+        elif not self._started_for(self.pid):
+            return (
+                f"process {self.pid} could not be verified as its server, so it was left alone; "
+                f"if it is, stop it with: kill {self.pid}"
+            )
+        _terminate(process)
+        return ""
+
+    def _started_for(self, pid: int) -> bool:
+        """True if process ``pid`` was started as this endpoint's server."""
+        try:
+            variables = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        folder = Path(self.model_dir or "/nonexistent/model").parent
+        return (
+            f"OPT_ML={folder}".encode() in variables
+            and f"SAGEMAKER_BIND_TO_PORT={self.port}".encode() in variables
+        )
+
+
+def _terminate(server: ProcessIdentity, drain_seconds: float = DRAIN_SECONDS) -> None:
+    """SIGTERM the server (it drains requests in flight), then SIGKILL what remains of its
+    process group (the master and its workers) after the drain. Not ``ModelServer.stop``:
+    this process is not the server's parent, so it has only the PID to signal."""
+    _signal(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + drain_seconds
+    while server.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if server.is_alive():
+        _signal(server.pid, signal.SIGKILL)
+    for member in server.group_members():
+        _signal(member, signal.SIGKILL)
+
+
+def _signal(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
