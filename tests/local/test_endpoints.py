@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bigmart.local.endpoint_configs import endpoint_config_request
 from bigmart.local.endpoint_servers import EndpointServer, ModelError
 from bigmart.local.jobs import JobStore
 from bigmart.local.lifecycle import RequestRefused
-from bigmart.local.requests import model_request
+from bigmart.local.requests import endpoint_config_request, model_request
 from bigmart.local.sagemaker import LocalSageMaker
 
 LINE = (

@@ -24,14 +24,9 @@ from bigmart.cli.common import (
     warn_if_exposed,
 )
 from bigmart.contract import EndpointStatus
-from bigmart.local.endpoints import (
-    LIVE,
-    WORKERS_VARIABLE,
-    ModelError,
-    endpoint_config_request,
-)
+from bigmart.local.endpoints import LIVE, WORKERS_VARIABLE, ModelError
 from bigmart.local.lifecycle import RequestRefused, Terminated
-from bigmart.local.requests import model_request
+from bigmart.local.requests import endpoint_config_request, model_request
 from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.server_process import ServerError
 

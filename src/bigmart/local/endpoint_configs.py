@@ -7,49 +7,14 @@ variant runs, on instance type ``local``; a DataCaptureConfig is kept (nothing i
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bigmart.local.lifecycle import RequestRefused
-from bigmart.local.requests import LOCAL_INSTANCE, arn
+from bigmart.local.requests import LOCAL_INSTANCE, arn, time_of
 
 if TYPE_CHECKING:
     from bigmart.local.jobs import JobStore
-
-VARIANT = "AllTraffic"
-
-
-def endpoint_config_request(
-    name: str,
-    model_name: str,
-    *,
-    instance_type: str = LOCAL_INSTANCE,
-    instance_count: int = 1,
-    capture_s3_uri: str | None = None,
-) -> dict[str, Any]:
-    """A CreateEndpointConfig request: one variant of ``model_name``; with
-    ``capture_s3_uri``, requests and responses are to be captured there."""
-    request: dict[str, Any] = {
-        "EndpointConfigName": name,
-        "ProductionVariants": [
-            {
-                "VariantName": VARIANT,
-                "ModelName": model_name,
-                "InstanceType": instance_type,
-                "InitialInstanceCount": instance_count,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
-    }
-    if capture_s3_uri is not None:
-        request["DataCaptureConfig"] = {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": capture_s3_uri,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        }
-    return request
 
 
 class LocalEndpointConfigs:
@@ -102,8 +67,3 @@ class LocalEndpointConfigs:
         if not self.store.delete_resource("endpoint-config", EndpointConfigName):
             raise RequestRefused(f"Could not find endpoint configuration {EndpointConfigName!r}.")
         return {}
-
-
-def time_of(seconds: float | None) -> dt.datetime | None:
-    """A record's time as SageMaker answers it (a datetime in UTC), None if not set."""
-    return dt.datetime.fromtimestamp(seconds, dt.UTC) if seconds else None

@@ -20,17 +20,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bigmart.contract import EndpointStatus
-from bigmart.local.endpoint_configs import (
-    VARIANT,
-    LocalEndpointConfigs,
-    endpoint_config_request,
-    time_of,
-)
+from bigmart.local.endpoint_configs import LocalEndpointConfigs
 from bigmart.local.endpoint_servers import EndpointServer, ModelError
 from bigmart.local.engines import DEFAULT_IMAGE, EngineError, serve_command
 from bigmart.local.jobs import JobRecord
 from bigmart.local.lifecycle import Outcome, RequestRefused, job_lifecycle
-from bigmart.local.requests import arn
+from bigmart.local.requests import VARIANT, arn, time_of
 from bigmart.local.server_process import (
     LOOPBACK,
     ModelServer,
@@ -44,7 +39,7 @@ if TYPE_CHECKING:
 
     from bigmart.local.jobs import JobStore
 
-__all__ = ["EndpointServer", "LocalEndpoints", "ModelError", "endpoint_config_request"]
+__all__ = ["EndpointServer", "LocalEndpoints", "ModelError"]
 
 #: Endpoint statuses that hold the name: another endpoint cannot take it meanwhile.
 LIVE = (EndpointStatus.CREATING, EndpointStatus.IN_SERVICE)

@@ -9,6 +9,7 @@ A location is an ``s3://`` URI or, locally, a path: SageMaker's ``S3Uri`` fields
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ LOCAL_INSTANCE = "local"
 #: The accounts and region local ARNs name: no AWS account is involved.
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "local"
+VARIANT = "AllTraffic"
 
 
 def arn(kind: str, name: str) -> str:
@@ -87,6 +89,38 @@ def model_request(name: str, image: str, model_data: str) -> dict[str, Any]:
         "ModelName": name,
         "PrimaryContainer": {"Image": image, "ModelDataUrl": model_data},
     }
+
+
+def endpoint_config_request(
+    name: str,
+    model_name: str,
+    *,
+    instance_type: str = LOCAL_INSTANCE,
+    instance_count: int = 1,
+    capture_s3_uri: str | None = None,
+) -> dict[str, Any]:
+    """A CreateEndpointConfig request: one variant of ``model_name``; with
+    ``capture_s3_uri``, requests and responses are to be captured there."""
+    request: dict[str, Any] = {
+        "EndpointConfigName": name,
+        "ProductionVariants": [
+            {
+                "VariantName": VARIANT,
+                "ModelName": model_name,
+                "InstanceType": instance_type,
+                "InitialInstanceCount": instance_count,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    }
+    if capture_s3_uri is not None:
+        request["DataCaptureConfig"] = {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": capture_s3_uri,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
+    return request
 
 
 def transform_job_request(
@@ -168,3 +202,8 @@ def transform_locations(request: Mapping[str, Any]) -> tuple[str, str]:
     """Where a transform job reads and writes."""
     source = request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
     return source, request["TransformOutput"]["S3OutputPath"]
+
+
+def time_of(seconds: float | None) -> dt.datetime | None:
+    """A record's time as SageMaker answers it (a datetime in UTC), None if not set."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC) if seconds else None

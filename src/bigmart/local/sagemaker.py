@@ -12,7 +12,6 @@ Every job's record is written here and only here, through ``job_lifecycle``.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -27,6 +26,7 @@ from bigmart.local.jobs import JobRecord, JobStore
 from bigmart.local.lifecycle import Outcome, RequestRefused, job_lifecycle
 from bigmart.local.requests import (
     arn,
+    time_of,
     training_channels,
     transform_locations,
     transform_options,
@@ -92,17 +92,17 @@ class LocalSageMaker(LocalEndpoints):
             "TrainingJobStatus": record.status,
             "SecondaryStatus": _secondary_status(record.status),
             "ModelArtifacts": {"S3ModelArtifacts": record.artifacts.get("model", "")},
-            "CreationTime": _time(record.created),
-            "TrainingStartTime": _time(record.created),
-            "LastModifiedTime": _time(record.ended or record.created),
+            "CreationTime": time_of(record.created),
+            "TrainingStartTime": time_of(record.created),
+            "LastModifiedTime": time_of(record.ended or record.created),
             "FinalMetricDataList": [
-                {"MetricName": key, "Value": float(value), "Timestamp": _time(record.ended)}
+                {"MetricName": key, "Value": float(value), "Timestamp": time_of(record.ended)}
                 for key, value in sorted(record.metrics.items())
                 if isinstance(value, int | float) and math.isfinite(value)
             ],
         }
         if record.ended:
-            answer["TrainingEndTime"] = _time(record.ended)
+            answer["TrainingEndTime"] = time_of(record.ended)
         if record.failure_reason and record.status != JobStatus.COMPLETED:
             answer["FailureReason"] = record.failure_reason
         return answer
@@ -113,9 +113,9 @@ class LocalSageMaker(LocalEndpoints):
                 {
                     "TrainingJobName": record.name,
                     "TrainingJobArn": arn("training-job", record.name),
-                    "CreationTime": _time(record.created),
+                    "CreationTime": time_of(record.created),
                     "TrainingJobStatus": record.status,
-                    **({"TrainingEndTime": _time(record.ended)} if record.ended else {}),
+                    **({"TrainingEndTime": time_of(record.ended)} if record.ended else {}),
                 }
                 for record in reversed(self.store.list("training"))
             ]
@@ -140,7 +140,7 @@ class LocalSageMaker(LocalEndpoints):
         if found is None:
             raise RequestRefused(f"Could not find model {ModelName!r}.")
         request, created = found
-        return {**request, "ModelArn": arn("model", ModelName), "CreationTime": _time(created)}
+        return {**request, "ModelArn": arn("model", ModelName), "CreationTime": time_of(created)}
 
     def delete_model(self, ModelName: str) -> dict[str, Any]:
         if not self.store.delete_resource("model", ModelName):
@@ -195,11 +195,11 @@ class LocalSageMaker(LocalEndpoints):
             **record.parameters,
             "TransformJobArn": arn("transform-job", record.name),
             "TransformJobStatus": record.status,
-            "CreationTime": _time(record.created),
-            "TransformStartTime": _time(record.created),
+            "CreationTime": time_of(record.created),
+            "TransformStartTime": time_of(record.created),
         }
         if record.ended:
-            answer["TransformEndTime"] = _time(record.ended)
+            answer["TransformEndTime"] = time_of(record.ended)
         if record.failure_reason and record.status != JobStatus.COMPLETED:
             answer["FailureReason"] = record.failure_reason
         return answer
@@ -210,9 +210,9 @@ class LocalSageMaker(LocalEndpoints):
                 {
                     "TransformJobName": record.name,
                     "TransformJobArn": arn("transform-job", record.name),
-                    "CreationTime": _time(record.created),
+                    "CreationTime": time_of(record.created),
                     "TransformJobStatus": record.status,
-                    **({"TransformEndTime": _time(record.ended)} if record.ended else {}),
+                    **({"TransformEndTime": time_of(record.ended)} if record.ended else {}),
                 }
                 for record in reversed(self.store.list("transform"))
             ]
@@ -268,7 +268,3 @@ class LocalSageMaker(LocalEndpoints):
 
 def _secondary_status(status: str) -> str:
     return "Training" if status == JobStatus.IN_PROGRESS else status
-
-
-def _time(seconds: float | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC) if seconds else None
