@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bigmart.contract import EndpointStatus
+from bigmart.contract import EndpointStatus, Env
 from bigmart.local.endpoint_configs import LocalEndpointConfigs
 from bigmart.local.endpoint_servers import EndpointServer, ModelError
 from bigmart.local.engines import DEFAULT_IMAGE, EngineError, serve_command
@@ -44,7 +44,7 @@ __all__ = ["EndpointServer", "LocalEndpoints", "ModelError"]
 #: Endpoint statuses that hold the name: another endpoint cannot take it meanwhile.
 LIVE = (EndpointStatus.CREATING, EndpointStatus.IN_SERVICE)
 #: The model environment variable that sets ``serve``'s worker count.
-WORKERS_VARIABLE = "SAGEMAKER_MODEL_SERVER_WORKERS"
+WORKERS_VARIABLE = Env.SAGEMAKER_MODEL_SERVER_WORKERS
 
 
 class LocalEndpoints(LocalEndpointConfigs):
