@@ -1,5 +1,5 @@
-"""Small pieces the subcommands share: the job store, job names, the bind address, and
-termination signals turned into exceptions."""
+"""Small pieces the subcommands share: the job store, job names, the bind address, the
+engine option, and OS errors as one line."""
 
 from __future__ import annotations
 
@@ -8,19 +8,11 @@ import ipaddress
 import os
 import sys
 import time
-import traceback
 import uuid
 
 from bigmart.aws.names import RequestError, check_name
-from bigmart.clipping import describe, one_line
 from bigmart.local.engines import DEFAULT_IMAGE, ENGINES
 from bigmart.local.jobs import JobStore, state_home
-from bigmart.local.lifecycle import (  # noqa: F401  (re-exported for the commands)
-    TERMINATION_SIGNALS,
-    Terminated,
-    interrupted,
-    termination_raises,
-)
 
 
 def new_name(prefix: str) -> str:
@@ -105,26 +97,6 @@ def warn_if_exposed(host: str, port: int | None) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-
-def end_job(jobs: JobStore, name: str, status: str, reason: str) -> str:
-    """End job ``name`` with ``status`` and ``reason`` on one line; return that line."""
-    reason = one_line(reason)
-    jobs.update(name, status=status, failure_reason=reason, ended=True)
-    return reason
-
-
-def unexpected_failure(name: str, error: BaseException) -> str:
-    """The failure reason for a bug that ended job ``name``: one line for the record and
-    the terminal, with the whole traceback kept in the job's folder (if it can be written)."""
-    log = state_home() / "jobs" / name / "traceback.txt"
-    try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(traceback.format_exc())
-        where = f" (traceback: {log})"
-    except OSError:
-        where = ""
-    return f"unexpected {describe(error)}{where}"
 
 
 def describe_os_error(error: OSError) -> str:

@@ -24,9 +24,10 @@ from bigmart.cli import (
     train,
     transform,
 )
-from bigmart.cli.common import Terminated, describe_os_error
+from bigmart.cli.common import describe_os_error
 from bigmart.contract import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, exit_code_for_signal
 from bigmart.errors import BigmartError
+from bigmart.local.lifecycle import Terminated
 
 COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image)
 

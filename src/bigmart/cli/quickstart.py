@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from bigmart.cli.common import store, termination_raises
+from bigmart.cli.common import store
 from bigmart.data import synthetic as synth
+from bigmart.local.lifecycle import termination_raises
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
