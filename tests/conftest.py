@@ -13,7 +13,7 @@ import pytest
 from bigmart import aws
 from bigmart.data import synthetic as synth
 from bigmart.local.training import prepare_job
-from bigmart.model.artifact import pack
+from bigmart.model.archive import pack
 from support.aws_server import OTHER_CREDENTIAL_SOURCES, MotoServer, moto_server
 from support.paths import REAL_DATA
 from support.training import FAST_HP, run_train

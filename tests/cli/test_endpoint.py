@@ -22,7 +22,7 @@ from bigmart.cli.common import store
 from bigmart.local.jobs import OWNER_GONE
 from bigmart.local.processes import ProcessIdentity
 from bigmart.local.server_process import ModelServer
-from bigmart.model.artifact import pack
+from bigmart.model.archive import pack
 from support.cli import BIGMART, bigmart
 from support.servers import listening_addresses
 

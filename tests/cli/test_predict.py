@@ -118,7 +118,8 @@ def _small_input(tmp_path: Path, real_test_csv: Path, rows: int = 5) -> Path:
 
 def _bad_model(kind: str, tmp_path: Path, trained_model: Path) -> tuple[Path, str]:
     """A model of the given kind of badness, and what the one line must say about it."""
-    from bigmart.model.artifact import pack, read_model, write_model
+    from bigmart.model.archive import pack
+    from bigmart.model.artifact import read_model, write_model
 
     if kind == "missing":
         return tmp_path / "no-such-model", "is neither a folder nor a file"

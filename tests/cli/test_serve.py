@@ -50,7 +50,7 @@ def predictions_csv(response) -> list[float]:
 
 
 def test_bigmart_serve_runs_a_model_archive_locally(trained_model, tmp_path):
-    from bigmart.model.artifact import pack
+    from bigmart.model.archive import pack
 
     archive = pack(trained_model, tmp_path / "model.tar.gz")
     port = free_port()

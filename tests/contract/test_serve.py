@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bigmart.local.server_process import PING_TIMEOUT_SECONDS, ServerError
-from bigmart.model.artifact import copy_model
+from bigmart.model.artifact import rewrite_model
 from support.servers import FEATURE_LINE, serve_process, start_server
 
 HEADER = (
@@ -31,7 +31,7 @@ RECORD = dict(zip(HEADER.split(","), FEATURE_LINE.split(","), strict=True))
 @pytest.fixture(scope="module")
 def opt_ml(tmp_path_factory, trained_model: Path) -> Path:
     root = tmp_path_factory.mktemp("serve_opt_ml")
-    copy_model(trained_model, root / "model")
+    rewrite_model(trained_model, root / "model")
     return root
 
 

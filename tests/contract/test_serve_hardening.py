@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from bigmart.local.server_process import PING_TIMEOUT_SECONDS, free_port
-from bigmart.model.artifact import copy_model
+from bigmart.model.artifact import rewrite_model
 from support.servers import FEATURE_LINE, RunningServer, listening_addresses, start_server
 
 
 @pytest.fixture(scope="module")
 def opt_ml(tmp_path_factory, trained_model: Path) -> Path:
     root = tmp_path_factory.mktemp("hardening_opt_ml")
-    copy_model(trained_model, root / "model")
+    rewrite_model(trained_model, root / "model")
     return root
 
 

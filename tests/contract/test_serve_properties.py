@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bigmart.model.artifact import copy_model
+from bigmart.model.artifact import rewrite_model
 from bigmart.schema import FEATURES
 from support.servers import start_server
 
@@ -41,7 +41,7 @@ ALLOWED = {200, 400, 406, 413, 415}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, trained_model):
     root = tmp_path_factory.mktemp("prop_opt_ml")
-    copy_model(trained_model, root / "model")
+    rewrite_model(trained_model, root / "model")
     running = start_server(root, root / "serve.log", workers=1)
     yield running
     assert running.stop() == 0

@@ -111,7 +111,7 @@ def test_models_are_created_described_and_deleted_with_their_own_names(backend, 
 
 
 def test_a_transform_job_runs_with_a_model_and_is_described(backend, trained_model, tmp_path):
-    from bigmart.model.artifact import pack
+    from bigmart.model.archive import pack
 
     archive = pack(trained_model, tmp_path / "model.tar.gz")
     source = tmp_path / "in"

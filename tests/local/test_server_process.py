@@ -52,9 +52,9 @@ def test_the_address_reader_sees_a_loopback_and_a_wildcard_listener():
 
 
 def test_the_transform_server_listens_on_loopback_only(trained_model, tmp_path):
-    from bigmart.model.artifact import copy_model
+    from bigmart.model.artifact import rewrite_model
 
-    copy_model(trained_model, tmp_path / "model")
+    rewrite_model(trained_model, tmp_path / "model")
     server = ModelServer(tmp_path, environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
     server.start()
     try:

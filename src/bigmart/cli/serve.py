@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     """Unpack the model into a temporary ``/opt/ml/model`` and run ``serve`` on it."""
     from bigmart.container import serve
     from bigmart.container.paths import OptMl
-    from bigmart.model.artifact import ArtifactError, copy_model, opened_model
+    from bigmart.model.archive import opened_model
+    from bigmart.model.artifact import ArtifactError, rewrite_model
 
     if args.port is not None:
         os.environ[Env.SAGEMAKER_BIND_TO_PORT] = str(args.port)
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         paths = OptMl(Path(root))
         try:
             with opened_model(args.model) as model_dir:
-                copy_model(model_dir, paths.model)
+                rewrite_model(model_dir, paths.model)
         except ArtifactError as error:
             raise UsageError(f"--model: {error}") from None
         serve.configure_logging()

@@ -184,9 +184,9 @@ def _publish(staging: Path, model_dir: Path) -> None:
     leave half a model there."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        from bigmart.model.artifact import copy_model
+        from bigmart.model.artifact import rewrite_model
 
-        copy_model(staging, model_dir)
+        rewrite_model(staging, model_dir)
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from bigmart.codecs import format_predictions
 from bigmart.data.reading import iter_csv_chunks
 from bigmart.files import replacing
-from bigmart.model.artifact import opened_model
+from bigmart.model.archive import opened_model
 from bigmart.model.predictor import Predictor
 
 

@@ -24,7 +24,8 @@ from typing import IO, Any
 from bigmart.contract import Env
 from bigmart.errors import EXIT_FAILED, BigmartError
 from bigmart.local import storage
-from bigmart.model.artifact import MAX_ARCHIVE_BYTES, ArtifactError, copy_model, opened_model
+from bigmart.model.archive import MAX_ARCHIVE_BYTES, opened_model
+from bigmart.model.artifact import ArtifactError, rewrite_model
 
 PING_TIMEOUT_SECONDS = 60.0
 #: Local servers answer this machine only unless told otherwise; the image binds 0.0.0.0.
@@ -54,10 +55,10 @@ def materialize_model(location: str, model_dir: Path) -> None:
                         )
                     target.write(chunk)
             with opened_model(archive, label=location) as folder:
-                copy_model(folder, model_dir)
+                rewrite_model(folder, model_dir)
         return
     with opened_model(location) as folder:
-        copy_model(folder, model_dir)
+        rewrite_model(folder, model_dir)
 
 
 def free_port() -> int:

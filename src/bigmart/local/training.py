@@ -22,7 +22,7 @@ from pathlib import Path
 from bigmart.container.paths import OptMl
 from bigmart.contract import EXIT_STOPPED, Env, JobStatus
 from bigmart.local.engines import DEFAULT_IMAGE, train_command
-from bigmart.model.artifact import pack
+from bigmart.model.archive import pack
 
 Echo = Callable[[str], None]
 

@@ -25,7 +25,7 @@ from bigmart.local.server_process import ModelServer
 from bigmart.local.transform.client import Invoker, Plan, transform_objects
 from bigmart.local.transform.job import batch_environment
 from bigmart.local.transform.options import TransformOptions
-from bigmart.model.artifact import copy_model
+from bigmart.model.artifact import rewrite_model
 from support.answering_server import answering_server
 from support.paths import TESTS
 from support.transform import expected, rows_file
@@ -62,7 +62,7 @@ MIB = 1024 * 1024
 def test_a_worker_killed_mid_job_loses_and_doubles_nothing(model_archive, trained_model, tmp_path):
     source = rows_file(tmp_path / "in" / "big.csv", 120_000, 15)  # ~11 MB, 1 MB batches
     root = OptMl(tmp_path / "opt_ml")
-    copy_model(trained_model, root.model)
+    rewrite_model(trained_model, root.model)
     options = TransformOptions(max_payload_mb=1, max_concurrent_transforms=2)
     server = ModelServer(
         root.root, environment={**batch_environment(options), "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
