@@ -40,7 +40,8 @@ class ServerError(BigmartError, RuntimeError):
 
 
 def materialize_model(location: str, model_dir: Path) -> None:
-    """Verify the model at ``location`` (local or S3) and copy it into ``model_dir``."""
+    """Read and verify the model at ``location`` (a folder or archive, local or S3) and
+    write it into ``model_dir`` (``rewrite_model``: checked, never a byte copy)."""
     if storage.is_s3(location):
         with tempfile.TemporaryDirectory(prefix="bigmart-model-") as scratch:
             archive = Path(scratch) / "model.tar.gz"
