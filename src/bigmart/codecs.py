@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bigmart.errors import EXIT_USAGE, BigmartError
+from bigmart.errors import UserError
 from bigmart.schema import (
     FEATURES,
     TARGET,
@@ -45,18 +45,16 @@ KNOWN_COLUMNS = frozenset(TRAINING_COLUMNS)
 BOM = b"\xef\xbb\xbf"
 
 
-class UnsupportedMediaType(BigmartError, ValueError):
+class UnsupportedMediaType(UserError, ValueError):
     """A content type with no decoder (HTTP 415)."""
 
     status_code = 415
-    exit_code = EXIT_USAGE
 
 
-class NotAcceptable(BigmartError, ValueError):
+class NotAcceptable(UserError, ValueError):
     """An Accept header naming no format we write (HTTP 406)."""
 
     status_code = 406
-    exit_code = EXIT_USAGE
 
 
 def media_type(header: str | None, default: str = CSV) -> str:

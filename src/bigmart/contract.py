@@ -106,36 +106,15 @@ def batch_strategy_from_env(value: object) -> str | None:
     return BATCH_STRATEGY_FROM_ENV.get(str(value).strip().upper())
 
 
-class SplitType:
-    """TransformInput.SplitType (RecordIO and TFRecord are not supported here)."""
-
-    LINE: Final = "Line"
-    NONE: Final = "None"
-    ALL: Final = (LINE, NONE)
-
-
-class AssembleWith:
-    """TransformOutput.AssembleWith."""
-
-    LINE: Final = "Line"
-    NONE: Final = "None"
-    ALL: Final = (LINE, NONE)
-
-
-class JoinSource:
-    """DataProcessing.JoinSource."""
-
-    INPUT: Final = "Input"
-    NONE: Final = "None"
-    ALL: Final = (INPUT, NONE)
-
-
-class CompressionType:
-    """CompressionType of a training channel or a transform input."""
-
-    NONE: Final = "None"
-    GZIP: Final = "Gzip"
-    ALL: Final = (NONE, GZIP)
+#: TransformInput.SplitType (RecordIO and TFRecord are not supported here).
+SPLIT_TYPES: Final = ("Line", "None")
+#: TransformOutput.AssembleWith.
+ASSEMBLE_WITH: Final = ("Line", "None")
+#: DataProcessing.JoinSource.
+JOIN_SOURCES: Final = ("Input", "None")
+#: CompressionType of a training channel or a transform input.
+GZIP: Final = "Gzip"
+COMPRESSION_TYPES: Final = ("None", GZIP)
 
 
 #: DataProcessing's InputFilter / OutputFilter default: the whole record.

@@ -37,15 +37,18 @@ class BigmartError(Exception):
         return {"error": str(self)}
 
 
-class UsageError(BigmartError):
+class UserError(BigmartError):
+    """The request, the input or the command line is wrong, not the product (as the
+    SageMaker training toolkit's ``ClientError``): HTTP 400, exit code 2. Subclasses that
+    mean a more precise HTTP answer (415, 406, 413) set their own ``status_code``."""
+
+    status_code = 400
+    exit_code = EXIT_USAGE
+
+
+class UsageError(UserError):
     """A command-line mistake or a refused request: printed as one line, exit code 2."""
 
-    status_code = 400
-    exit_code = EXIT_USAGE
 
-
-class RequestError(BigmartError, ValueError):
+class RequestError(UserError, ValueError):
     """An argument SageMaker would reject; the message names it and what is valid."""
-
-    status_code = 400
-    exit_code = EXIT_USAGE

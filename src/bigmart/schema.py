@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bigmart.clipping import clip
-from bigmart.errors import EXIT_USAGE, BigmartError
+from bigmart.errors import UserError
 
 TARGET = "Item_Outlet_Sales"
 
@@ -45,11 +45,8 @@ TRAINING_COLUMNS: tuple[str, ...] = (*FEATURES, TARGET)
 MISSING_TEXT: frozenset[str] = frozenset({"", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"})
 
 
-class SchemaError(BigmartError, ValueError):
+class SchemaError(UserError, ValueError):
     """Input that does not fit the Big Mart schema; the message says where and why."""
-
-    status_code = 400
-    exit_code = EXIT_USAGE
 
     def __init__(
         self,

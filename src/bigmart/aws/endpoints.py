@@ -23,8 +23,9 @@ from bigmart.aws.names import (
     check_s3_uri,
 )
 from bigmart.contract import MIB, REALTIME_MAX_PAYLOAD_MB, EndpointStatus, check_name
+from bigmart.local import requests
+from bigmart.local.requests import VARIANT
 
-VARIANT = "AllTraffic"
 MAX_INVOKE_BYTES = REALTIME_MAX_PAYLOAD_MB * MIB  # InvokeEndpoint's request limit (6 MiB)
 #: What waiting for InService gives up on.
 FAILED = (
@@ -70,32 +71,18 @@ def create_endpoint_config(
     responses are captured there (CSV and JSON kept as text, not base64). Returns its ARN."""
     check_name(name, "endpoint config name")
     check_instance(instance_type, instance_count)
-    request: dict[str, Any] = {
-        "EndpointConfigName": name,
-        "ProductionVariants": [
-            {
-                "VariantName": VARIANT,
-                "ModelName": model_name,
-                "InstanceType": instance_type,
-                "InitialInstanceCount": instance_count,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
-    }
     if capture_s3_uri is not None:
         check_s3_uri(capture_s3_uri, "data capture location")
         if not 0 < capture_percentage <= 100:
             raise RequestError(f"capture_percentage={capture_percentage} must be 1 to 100")
-        request["DataCaptureConfig"] = {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": capture_percentage,
-            "DestinationS3Uri": capture_s3_uri,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json", "application/jsonlines"],
-            },
-        }
+    request = requests.endpoint_config_request(
+        name,
+        model_name,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        capture_s3_uri=capture_s3_uri,
+        capture_percentage=capture_percentage,
+    )
     return sm.create_endpoint_config(**request)["EndpointConfigArn"]
 
 

@@ -23,7 +23,7 @@ from botocore.exceptions import (
 )
 
 from bigmart.contract import EndpointStatus
-from bigmart.errors import EXIT_FAILED, BigmartError
+from bigmart.errors import BigmartError
 
 
 class JobFailed(BigmartError, RuntimeError):
@@ -32,9 +32,6 @@ class JobFailed(BigmartError, RuntimeError):
     ``failure_reason`` is SageMaker's FailureReason: for this image, the first line of
     ``/opt/ml/output/failure``, so it usually names the file, row or hyper-parameter.
     """
-
-    status_code = 500
-    exit_code = EXIT_FAILED
 
     def __init__(
         self,
@@ -60,7 +57,6 @@ class WaitTimeout(BigmartError, TimeoutError):
     """Waiting gave up; the job or endpoint itself goes on in AWS."""
 
     status_code = 504
-    exit_code = EXIT_FAILED
 
 
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bigmart.errors import EXIT_FAILED, BigmartError, RequestError
+from bigmart.errors import BigmartError, RequestError
 
 ENGINES = ("docker", "podman")
 # Flags keeping the manifest in the Docker v2 format SageMaker accepts.
@@ -32,9 +32,6 @@ Run = Callable[..., Any]
 
 class ImageError(BigmartError, RuntimeError):
     """Building, logging in or pushing failed; the message says which step and why."""
-
-    status_code = 500
-    exit_code = EXIT_FAILED
 
 
 def ensure_repository(ecr: Any, name: str) -> str:

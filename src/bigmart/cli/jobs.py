@@ -30,21 +30,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     records = store()
-    if args.action == "describe":
+    if args.action in ("show", "describe"):
         if not args.name:
-            raise UsageError("usage: bigmart jobs describe NAME")
+            raise UsageError(f"usage: bigmart jobs {args.action} NAME")
         record = records.get(args.name)
         if record is None:
             raise UsageError(f"no job or endpoint named {args.name!r}; see: bigmart jobs")
-        print(json.dumps(on_aws.describe(record) or _describe_local(record), indent=2, default=str))
-        return 0
-    if args.action == "show":
-        if not args.name:
-            raise UsageError("usage: bigmart jobs show NAME")
-        record = records.get(args.name)
-        if record is None:
-            raise UsageError(f"no job or endpoint named {args.name!r}; see: bigmart jobs")
-        print(json.dumps(on_aws.refresh(record).as_dict(), indent=2))
+        if args.action == "show":
+            print(json.dumps(on_aws.refresh(record).as_dict(), indent=2))
+        else:
+            shown = on_aws.describe(record) or _describe_local(record)
+            print(json.dumps(shown, indent=2, default=str))
         return 0
     if args.name:
         raise UsageError(

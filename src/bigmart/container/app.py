@@ -25,7 +25,7 @@ from bigmart.codecs import (
     encode_after_header,
 )
 from bigmart.container.settings import CUSTOM_ATTRIBUTES, ServingSettings, payload_too_large
-from bigmart.errors import EXIT_USAGE, BigmartError
+from bigmart.errors import BigmartError, UserError
 from bigmart.model.predictor import Predictor
 
 Scope = MutableMapping[str, Any]
@@ -37,11 +37,10 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 log = logging.getLogger("bigmart.serve")
 
 
-class PayloadTooLarge(BigmartError):
+class PayloadTooLarge(UserError):
     """The body is over the payload limit (HTTP 413); the message says the limit."""
 
     status_code = 413
-    exit_code = EXIT_USAGE
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes

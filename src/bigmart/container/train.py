@@ -24,8 +24,8 @@ from typing import Any
 
 from bigmart.clipping import clip, clip_list
 from bigmart.container.paths import OptMl
-from bigmart.contract import EXIT_FAILED, EXIT_STOPPED, CompressionType
-from bigmart.errors import EXIT_USAGE, BigmartError
+from bigmart.contract import EXIT_FAILED, EXIT_STOPPED, GZIP
+from bigmart.errors import UserError
 from bigmart.model.hyperparameters import HyperParameters, sagemaker_names
 
 log = logging.getLogger("bigmart.train")
@@ -41,11 +41,8 @@ class TrainingStopped(Exception):
     """SIGTERM arrived: SageMaker is stopping the job."""
 
 
-class ContractError(BigmartError, ValueError):
+class ContractError(UserError, ValueError):
     """The job's configuration does not fit what this algorithm needs."""
-
-    status_code = 400
-    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -151,7 +148,7 @@ def read_channels(paths: OptMl) -> dict[str, Channel]:
             path = path.with_name(f"{name}_0")
         if not path.exists():
             raise ContractError(f"Channel {name!r}: {path} does not exist ({mode} mode).")
-        gzipped = True if settings.get("CompressionType") == CompressionType.GZIP else None
+        gzipped = True if settings.get("CompressionType") == GZIP else None
         channels[name] = Channel(name=name, path=path, gzipped=gzipped)
     return channels
 

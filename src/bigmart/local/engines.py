@@ -17,17 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bigmart.contract import DEFAULT_OPT_ML, Env
-from bigmart.errors import EXIT_USAGE, BigmartError
+from bigmart.errors import UserError
 
 ENGINES = ("process", "podman", "docker")
 DEFAULT_IMAGE = "localhost/bigmart:latest"
 
 
-class EngineError(BigmartError, RuntimeError):
+class EngineError(UserError, RuntimeError):
     """The engine asked for is not installed: refused as given."""
-
-    status_code = 400
-    exit_code = EXIT_USAGE
 
 
 def engine_prefix(engine: str) -> list[str]:

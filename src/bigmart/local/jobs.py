@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bigmart.contract import EndpointStatus, JobStatus
-from bigmart.errors import EXIT_FAILED, BigmartError
+from bigmart.errors import BigmartError
 from bigmart.local.processes import ProcessIdentity, boot_id, pid_namespace
 
 KINDS = ("training", "transform", "endpoint")
@@ -65,8 +65,6 @@ OWNER_GONE = "the job's process ended without reporting"
 
 class JobStoreError(BigmartError, RuntimeError):
     """The job database cannot be read or written (a full disk, a read-only folder)."""
-
-    exit_code = EXIT_FAILED
 
 
 @dataclass

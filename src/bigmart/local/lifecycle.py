@@ -29,19 +29,16 @@ from typing import Any
 
 from bigmart.clipping import describe, one_line
 from bigmart.contract import EndpointStatus, JobStatus
-from bigmart.errors import EXIT_USAGE, BigmartError
+from bigmart.errors import BigmartError, UserError
 from bigmart.local.jobs import JobStore, JobStoreError, owned_by_me
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-class RequestRefused(BigmartError, ValueError):
+class RequestRefused(UserError, ValueError):
     """SageMaker's ValidationException: the request cannot run as given (a name in use,
     a missing channel or model, a bad option). Raised before the job runs, or from inside
     it, which ends its record Failed."""
-
-    status_code = 400
-    exit_code = EXIT_USAGE
 
 
 class Terminated(BaseException):

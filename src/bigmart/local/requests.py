@@ -98,9 +98,11 @@ def endpoint_config_request(
     instance_type: str = LOCAL_INSTANCE,
     instance_count: int = 1,
     capture_s3_uri: str | None = None,
+    capture_percentage: int = 100,
 ) -> dict[str, Any]:
     """A CreateEndpointConfig request: one variant of ``model_name``; with
-    ``capture_s3_uri``, requests and responses are to be captured there."""
+    ``capture_s3_uri``, ``capture_percentage`` of the requests and responses are to be
+    captured there (CSV and JSON kept as text, not base64)."""
     request: dict[str, Any] = {
         "EndpointConfigName": name,
         "ProductionVariants": [
@@ -116,9 +118,13 @@ def endpoint_config_request(
     if capture_s3_uri is not None:
         request["DataCaptureConfig"] = {
             "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
+            "InitialSamplingPercentage": capture_percentage,
             "DestinationS3Uri": capture_s3_uri,
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {
+                "CsvContentTypes": ["text/csv"],
+                "JsonContentTypes": ["application/json", "application/jsonlines"],
+            },
         }
     return request
 

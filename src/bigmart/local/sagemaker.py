@@ -101,25 +101,10 @@ class LocalSageMaker(LocalEndpoints):
                 if isinstance(value, int | float) and math.isfinite(value)
             ],
         }
-        if record.ended:
-            answer["TrainingEndTime"] = time_of(record.ended)
-        if record.failure_reason and record.status != JobStatus.COMPLETED:
-            answer["FailureReason"] = record.failure_reason
-        return answer
+        return _with_ending(answer, record, "TrainingEndTime")
 
     def list_training_jobs(self, **_: Any) -> dict[str, Any]:
-        return {
-            "TrainingJobSummaries": [
-                {
-                    "TrainingJobName": record.name,
-                    "TrainingJobArn": arn("training-job", record.name),
-                    "CreationTime": time_of(record.created),
-                    "TrainingJobStatus": record.status,
-                    **({"TrainingEndTime": time_of(record.ended)} if record.ended else {}),
-                }
-                for record in reversed(self.store.list("training"))
-            ]
-        }
+        return {"TrainingJobSummaries": _summaries(self.store.list("training"), "Training")}
 
     # -- models --------------------------------------------------------------------------
 
@@ -198,25 +183,10 @@ class LocalSageMaker(LocalEndpoints):
             "CreationTime": time_of(record.created),
             "TransformStartTime": time_of(record.created),
         }
-        if record.ended:
-            answer["TransformEndTime"] = time_of(record.ended)
-        if record.failure_reason and record.status != JobStatus.COMPLETED:
-            answer["FailureReason"] = record.failure_reason
-        return answer
+        return _with_ending(answer, record, "TransformEndTime")
 
     def list_transform_jobs(self, **_: Any) -> dict[str, Any]:
-        return {
-            "TransformJobSummaries": [
-                {
-                    "TransformJobName": record.name,
-                    "TransformJobArn": arn("transform-job", record.name),
-                    "CreationTime": time_of(record.created),
-                    "TransformJobStatus": record.status,
-                    **({"TransformEndTime": time_of(record.ended)} if record.ended else {}),
-                }
-                for record in reversed(self.store.list("transform"))
-            ]
-        }
+        return {"TransformJobSummaries": _summaries(self.store.list("transform"), "Transform")}
 
     # -- shared --------------------------------------------------------------------------
 
@@ -268,3 +238,27 @@ class LocalSageMaker(LocalEndpoints):
 
 def _secondary_status(status: str) -> str:
     return "Training" if status == JobStatus.IN_PROGRESS else status
+
+
+def _with_ending(answer: dict[str, Any], record: JobRecord, end_field: str) -> dict[str, Any]:
+    """A Describe answer with the job's end time and, unless it completed, its reason."""
+    if record.ended:
+        answer[end_field] = time_of(record.ended)
+    if record.failure_reason and record.status != JobStatus.COMPLETED:
+        answer["FailureReason"] = record.failure_reason
+    return answer
+
+
+def _summaries(records: list[JobRecord], kind: str) -> list[dict[str, Any]]:
+    """List* answers: ``kind`` is Training or Transform; newest first, as SageMaker lists."""
+    arn_kind = f"{kind.lower()}-job"
+    return [
+        {
+            f"{kind}JobName": record.name,
+            f"{kind}JobArn": arn(arn_kind, record.name),
+            "CreationTime": time_of(record.created),
+            f"{kind}JobStatus": record.status,
+            **({f"{kind}EndTime": time_of(record.ended)} if record.ended else {}),
+        }
+        for record in reversed(records)
+    ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bigmart.contract import Env
-from bigmart.errors import EXIT_FAILED, BigmartError
+from bigmart.errors import BigmartError
 from bigmart.local import storage
 from bigmart.model.archive import MAX_ARCHIVE_BYTES, opened_model
 from bigmart.model.artifact import ArtifactError, rewrite_model
@@ -34,9 +34,6 @@ LOOPBACK = "127.0.0.1"
 
 class ServerError(BigmartError, RuntimeError):
     """``serve`` exited or never became healthy; the message carries its log's tail."""
-
-    status_code = 500
-    exit_code = EXIT_FAILED
 
 
 def materialize_model(location: str, model_dir: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bigmart.contract import MIB
-from bigmart.errors import EXIT_FAILED, BigmartError
+from bigmart.errors import BigmartError
 from bigmart.files import replacing
 
 S3_SCHEME = "s3://"
@@ -32,9 +32,6 @@ MULTIPART_THRESHOLD = 64 * MIB
 
 class StorageError(BigmartError, OSError):
     """A location that cannot be read or written; the message names it."""
-
-    status_code = 500
-    exit_code = EXIT_FAILED
 
 
 @dataclass(frozen=True)

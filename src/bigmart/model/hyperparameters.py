@@ -15,14 +15,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from bigmart.clipping import clip, clip_list
-from bigmart.errors import EXIT_USAGE, BigmartError
+from bigmart.errors import UserError
 
 
-class HyperParameterError(BigmartError, ValueError):
+class HyperParameterError(UserError, ValueError):
     """A hyper-parameter that is unknown, malformed or out of range."""
-
-    status_code = 400
-    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
