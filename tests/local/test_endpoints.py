@@ -11,7 +11,12 @@ import pytest
 from bigmart.local.endpoint_servers import EndpointServer, ModelError
 from bigmart.local.jobs import JobStore
 from bigmart.local.lifecycle import RequestRefused
-from bigmart.local.requests import endpoint_config_request, model_request
+from bigmart.local.requests import (
+    data_capture,
+    endpoint_config_request,
+    model_request,
+    production_variant,
+)
 from bigmart.local.sagemaker import LocalSageMaker
 
 LINE = (
@@ -33,7 +38,9 @@ def _model(backend: LocalSageMaker, name: str, model: Path | str) -> None:
 
 def test_an_endpoint_config_is_described_in_sagemakers_shape(backend, trained_model):
     _model(backend, "m", trained_model)
-    request = endpoint_config_request("c", "m", instance_count=2, capture_s3_uri="s3://b/cap")
+    request = endpoint_config_request(
+        "c", production_variant("m", count=2), data_capture("s3://b/cap")
+    )
     answer = backend.create_endpoint_config(request)
     assert answer == {"EndpointConfigArn": "arn:aws:sagemaker:local:000000000000:endpoint-config/c"}
     described = backend.describe_endpoint_config("c")
@@ -61,11 +68,11 @@ def test_an_endpoint_config_is_described_in_sagemakers_shape(backend, trained_mo
 )
 def test_a_config_that_cannot_run_here_is_refused(backend, change, message):
     _model(backend, "m", "/somewhere/model.tar.gz")
-    request = endpoint_config_request("c", "m")
+    request = endpoint_config_request("c", production_variant("m"))
     request["ProductionVariants"][0].update(change)
     with pytest.raises(RequestRefused, match=message):
         backend.create_endpoint_config(request)
-    two = endpoint_config_request("c", "m")
+    two = endpoint_config_request("c", production_variant("m"))
     two["ProductionVariants"] *= 2
     with pytest.raises(RequestRefused, match="exactly one production variant"):
         backend.create_endpoint_config(two)
@@ -74,7 +81,9 @@ def test_a_config_that_cannot_run_here_is_refused(backend, change, message):
 
 def test_an_endpoint_is_described_listed_invoked_and_deleted(backend, trained_model):
     _model(backend, "m", trained_model)
-    backend.create_endpoint_config(endpoint_config_request("c", "m", capture_s3_uri="s3://b/x"))
+    backend.create_endpoint_config(
+        endpoint_config_request("c", production_variant("m"), data_capture("s3://b/x"))
+    )
     answer = backend.create_endpoint({"EndpointName": "ep", "EndpointConfigName": "c"})
     assert answer == {"EndpointArn": "arn:aws:sagemaker:local:000000000000:endpoint/ep"}
     try:
@@ -121,7 +130,7 @@ def test_an_endpoint_is_described_listed_invoked_and_deleted(backend, trained_mo
 
 def test_an_endpoint_that_cannot_start_is_failed_with_its_reason(backend):
     _model(backend, "m", "/nonexistent/model.tar.gz")
-    backend.create_endpoint_config(endpoint_config_request("c", "m"))
+    backend.create_endpoint_config(endpoint_config_request("c", production_variant("m")))
     backend.create_endpoint({"EndpointName": "ep-bad", "EndpointConfigName": "c"})
     described = backend.describe_endpoint("ep-bad")
     assert described["EndpointStatus"] == "Failed"
@@ -139,7 +148,7 @@ def test_endpoint_calls_refuse_names_that_are_not_endpoints(backend):
         with pytest.raises(RequestRefused, match="Could not find endpoint 'job'"):
             call("job")
     _model(backend, "m", "/somewhere/model.tar.gz")
-    backend.create_endpoint_config(endpoint_config_request("c", "m"))
+    backend.create_endpoint_config(endpoint_config_request("c", production_variant("m")))
     with pytest.raises(RequestRefused, match="taken by a training job"):
         backend.create_endpoint({"EndpointName": "job", "EndpointConfigName": "c"})
 

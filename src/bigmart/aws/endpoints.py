@@ -75,14 +75,11 @@ def create_endpoint_config(
         check_s3_uri(capture_s3_uri, "data capture location")
         if not 0 < capture_percentage <= 100:
             raise RequestError(f"capture_percentage={capture_percentage} must be 1 to 100")
-    request = requests.endpoint_config_request(
-        name,
-        model_name,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        capture_s3_uri=capture_s3_uri,
-        capture_percentage=capture_percentage,
-    )
+    capture = None
+    if capture_s3_uri is not None:
+        capture = requests.data_capture(capture_s3_uri, capture_percentage)
+    variant = requests.production_variant(model_name, instance_type, instance_count)
+    request = requests.endpoint_config_request(name, variant, capture)
     return sm.create_endpoint_config(**request)["EndpointConfigArn"]
 
 

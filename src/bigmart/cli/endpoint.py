@@ -26,7 +26,12 @@ from bigmart.cli.common import (
 from bigmart.contract import EndpointStatus
 from bigmart.local.endpoints import LIVE, WORKERS_VARIABLE, ModelError
 from bigmart.local.lifecycle import RequestRefused, Terminated
-from bigmart.local.requests import endpoint_config_request, model_request
+from bigmart.local.requests import (
+    data_capture,
+    endpoint_config_request,
+    model_request,
+    production_variant,
+)
 from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.server_process import ServerError
 
@@ -85,9 +90,9 @@ def run_create(args: argparse.Namespace) -> int:
     model = model_request(name, local_image(args), args.model)
     if args.workers:
         model["PrimaryContainer"]["Environment"] = {WORKERS_VARIABLE: str(args.workers)}
-    config = endpoint_config_request(
-        name, name, instance_count=args.instance_count, capture_s3_uri=args.capture_s3_uri
-    )
+    capture = data_capture(args.capture_s3_uri) if args.capture_s3_uri else None
+    variant = production_variant(name, count=args.instance_count)
+    config = endpoint_config_request(name, variant, capture)
     try:
         _forget_model_and_config(local, name)
         local.create_model(model)

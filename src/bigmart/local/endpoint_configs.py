@@ -46,17 +46,13 @@ class LocalEndpointConfigs:
                 f"endpoint config {name!r}: InitialInstanceCount must be at least 1, got {count!r}"
             )
         self.describe_model(variant["ModelName"])  # refused if there is no such model
-        try:
-            self.store.put_resource("endpoint-config", name, request)
-        except ValueError as error:
-            raise RequestRefused(str(error)) from None
+        self.store.put_resource("endpoint-config", name, request)
         return {"EndpointConfigArn": arn("endpoint-config", name)}
 
     def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
-        found = self.store.get_resource("endpoint-config", EndpointConfigName)
-        if found is None:
-            raise RequestRefused(f"Could not find endpoint configuration {EndpointConfigName!r}.")
-        request, created = found
+        request, created = self.store.resource(
+            "endpoint-config", EndpointConfigName, "endpoint configuration"
+        )
         return {
             **request,
             "EndpointConfigArn": arn("endpoint-config", EndpointConfigName),

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bigmart.contract import EndpointStatus, JobStatus
-from bigmart.errors import BigmartError
+from bigmart.errors import BigmartError, UserError
 from bigmart.local.processes import ProcessIdentity, boot_id, pid_namespace
 
 KINDS = ("training", "transform", "endpoint")
@@ -61,6 +61,12 @@ COLUMNS = "name, kind, status, created, ended, parameters, metrics, artifacts, f
 #: Statuses of a local job still running; its owner must be alive for them to hold.
 RUNNING = (JobStatus.IN_PROGRESS, EndpointStatus.CREATING)
 OWNER_GONE = "the job's process ended without reporting"
+
+
+class RequestRefused(UserError, ValueError):
+    """SageMaker's ValidationException: the request cannot run as given (a name in use,
+    a missing channel or model, a bad option). Raised before the job runs, or from inside
+    it, which ends its record Failed."""
 
 
 class JobStoreError(BigmartError, RuntimeError):
@@ -209,7 +215,7 @@ class JobStore:
                     ),
                 )
         except sqlite3.IntegrityError:
-            raise ValueError(f"a job or endpoint named {name!r} already exists") from None
+            raise RequestRefused(f"a job or endpoint named {name!r} already exists") from None
 
     def update(
         self,
@@ -282,7 +288,7 @@ class JobStore:
                     (kind, name, time.time(), json.dumps(dict(request), default=str)),
                 )
         except sqlite3.IntegrityError:
-            raise ValueError(f"a {kind} named {name!r} already exists") from None
+            raise RequestRefused(f"a {kind} named {name!r} already exists") from None
 
     def get_resource(self, kind: str, name: str) -> tuple[dict[str, Any], float] | None:
         """A model's or endpoint config's request and creation time, or None."""
@@ -291,6 +297,14 @@ class JobStore:
                 "SELECT request, created FROM resources WHERE kind = ? AND name = ?", (kind, name)
             ).fetchone()
         return (json.loads(row[0]), row[1]) if row else None
+
+    def resource(self, kind: str, name: str, label: str) -> tuple[dict[str, Any], float]:
+        """A model's or endpoint config's request and creation time; refused if there is
+        none, in SageMaker's words (``label``: model, endpoint configuration)."""
+        found = self.get_resource(kind, name)
+        if found is None:
+            raise RequestRefused(f"Could not find {label} {name!r}.")
+        return found
 
     def list_resources(self, kind: str) -> list[tuple[str, dict[str, Any], float]]:
         """Every ``kind`` resource as (name, request, created), oldest first."""

@@ -29,16 +29,10 @@ from typing import Any
 
 from bigmart.clipping import describe, one_line
 from bigmart.contract import EndpointStatus, JobStatus
-from bigmart.errors import BigmartError, UserError
-from bigmart.local.jobs import JobStore, JobStoreError, owned_by_me
+from bigmart.errors import BigmartError
+from bigmart.local.jobs import JobStore, JobStoreError, RequestRefused, owned_by_me
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-class RequestRefused(UserError, ValueError):
-    """SageMaker's ValidationException: the request cannot run as given (a name in use,
-    a missing channel or model, a bad option). Raised before the job runs, or from inside
-    it, which ends its record Failed."""
 
 
 class Terminated(BaseException):
@@ -107,10 +101,7 @@ def job_lifecycle(
     An interruption ends it ``stopped`` (an endpoint has no Stopped: Failed); an endpoint
     that reaches InService lives on, so its record gets no end time until it is deleted.
     """
-    try:
-        store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
-    except ValueError as error:
-        raise RequestRefused(str(error)) from None
+    store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
     outcome = Outcome()
     try:
         with termination_raises():

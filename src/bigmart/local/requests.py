@@ -91,41 +91,41 @@ def model_request(name: str, image: str, model_data: str) -> dict[str, Any]:
     }
 
 
-def endpoint_config_request(
-    name: str,
-    model_name: str,
-    *,
-    instance_type: str = LOCAL_INSTANCE,
-    instance_count: int = 1,
-    capture_s3_uri: str | None = None,
-    capture_percentage: int = 100,
+def production_variant(
+    model_name: str, instance_type: str = LOCAL_INSTANCE, count: int = 1
 ) -> dict[str, Any]:
-    """A CreateEndpointConfig request: one variant of ``model_name``; with
-    ``capture_s3_uri``, ``capture_percentage`` of the requests and responses are to be
-    captured there (CSV and JSON kept as text, not base64)."""
-    request: dict[str, Any] = {
-        "EndpointConfigName": name,
-        "ProductionVariants": [
-            {
-                "VariantName": VARIANT,
-                "ModelName": model_name,
-                "InstanceType": instance_type,
-                "InitialInstanceCount": instance_count,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
+    """An endpoint config's one variant: ``count`` instances serving ``model_name``."""
+    return {
+        "VariantName": VARIANT,
+        "ModelName": model_name,
+        "InstanceType": instance_type,
+        "InitialInstanceCount": count,
+        "InitialVariantWeight": 1.0,
     }
-    if capture_s3_uri is not None:
-        request["DataCaptureConfig"] = {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": capture_percentage,
-            "DestinationS3Uri": capture_s3_uri,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json", "application/jsonlines"],
-            },
-        }
+
+
+def data_capture(destination: str, percentage: int = 100) -> dict[str, Any]:
+    """A DataCaptureConfig: ``percentage`` of the requests and responses captured under
+    ``destination``, CSV and JSON kept as text (not base64)."""
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": percentage,
+        "DestinationS3Uri": destination,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": ["text/csv"],
+            "JsonContentTypes": ["application/json", "application/jsonlines"],
+        },
+    }
+
+
+def endpoint_config_request(
+    name: str, variant: dict[str, Any], capture: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A CreateEndpointConfig request: one production variant, maybe data capture."""
+    request: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": [variant]}
+    if capture is not None:
+        request["DataCaptureConfig"] = capture
     return request
 
 

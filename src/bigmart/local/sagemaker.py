@@ -114,17 +114,11 @@ class LocalSageMaker(LocalEndpoints):
         container = request.get("PrimaryContainer") or {}
         if not container.get("ModelDataUrl"):
             raise RequestRefused(f"model {name!r}: PrimaryContainer.ModelDataUrl is required")
-        try:
-            self.store.put_resource("model", name, request)
-        except ValueError as error:
-            raise RequestRefused(str(error)) from None
+        self.store.put_resource("model", name, request)
         return {"ModelArn": arn("model", name)}
 
     def describe_model(self, ModelName: str) -> dict[str, Any]:
-        found = self.store.get_resource("model", ModelName)
-        if found is None:
-            raise RequestRefused(f"Could not find model {ModelName!r}.")
-        request, created = found
+        request, created = self.store.resource("model", ModelName, "model")
         return {**request, "ModelArn": arn("model", ModelName), "CreationTime": time_of(created)}
 
     def delete_model(self, ModelName: str) -> dict[str, Any]:
