@@ -23,9 +23,11 @@ from bigmart.data import synthetic as synth
 from bigmart.local import storage
 from bigmart.local.predict import predict_csv
 from bigmart.local.server_process import ModelServer
-from bigmart.local.transform.client import Invoker, Plan, transform_objects
+from bigmart.local.transform.client import transform_objects
+from bigmart.local.transform.invoker import Invoker
 from bigmart.local.transform.job import batch_environment, run_transform_job
 from bigmart.local.transform.options import TransformOptions
+from bigmart.local.transform.plan import Plan
 from bigmart.model.artifact import copy_model, pack
 
 HEADER = ",".join(synth.TRAINING_COLUMNS[:-1])

@@ -12,8 +12,9 @@ from dataclasses import asdict
 
 from answering_server import answering_server
 from bigmart.local import storage
-from bigmart.local.transform.client import Plan, transform_objects
+from bigmart.local.transform.client import transform_objects
 from bigmart.local.transform.options import TransformOptions
+from bigmart.local.transform.plan import Plan
 
 
 def main() -> None:
