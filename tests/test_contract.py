@@ -25,7 +25,7 @@ from bigmart.contract import (
 from bigmart.errors import BigmartError, RequestError
 from bigmart.local import engines
 from bigmart.local.transform.job import batch_environment
-from bigmart.local.transform.options import BATCH_STRATEGIES, TransformOptions
+from bigmart.local.transform.options import TransformOptions
 
 
 @pytest.mark.parametrize("strategy", BatchStrategy.ALL)
@@ -51,7 +51,10 @@ def test_unknown_batch_strategies_are_not_mapped() -> None:
 
 
 def test_the_transform_options_accept_exactly_the_contract_s_strategies() -> None:
-    assert tuple(BATCH_STRATEGIES) == BatchStrategy.ALL
+    for strategy in BatchStrategy.ALL:
+        assert TransformOptions(batch_strategy=strategy).batch_strategy == strategy
+    with pytest.raises(ValueError, match="batch_strategy='MULTI_RECORD'"):
+        TransformOptions(batch_strategy="MULTI_RECORD")  # the container's spelling
 
 
 @pytest.mark.parametrize("strategy", BatchStrategy.ALL)

@@ -106,15 +106,19 @@ def batch_strategy_from_env(value: object) -> str | None:
     return BATCH_STRATEGY_FROM_ENV.get(str(value).strip().upper())
 
 
-#: TransformInput.SplitType (RecordIO and TFRecord are not supported here).
-SPLIT_TYPES: Final = ("Line", "None")
-#: TransformOutput.AssembleWith.
-ASSEMBLE_WITH: Final = ("Line", "None")
-#: DataProcessing.JoinSource.
-JOIN_SOURCES: Final = ("Input", "None")
-#: CompressionType of a training channel or a transform input.
+#: The option values a transform's split, assembly, join and compression take.
+LINE: Final = "Line"
+NONE: Final = "None"
+INPUT: Final = "Input"
 GZIP: Final = "Gzip"
-COMPRESSION_TYPES: Final = ("None", GZIP)
+#: TransformInput.SplitType (RecordIO and TFRecord are not supported here).
+SPLIT_TYPES: Final = (LINE, NONE)
+#: TransformOutput.AssembleWith.
+ASSEMBLE_WITH: Final = (LINE, NONE)
+#: DataProcessing.JoinSource.
+JOIN_SOURCES: Final = (INPUT, NONE)
+#: CompressionType of a training channel or a transform input.
+COMPRESSION_TYPES: Final = (NONE, GZIP)
 
 
 #: DataProcessing's InputFilter / OutputFilter default: the whole record.

@@ -11,8 +11,9 @@ import sys
 from dataclasses import asdict
 
 from bigmart.local import storage
-from bigmart.local.transform.client import Plan, transform_objects
+from bigmart.local.transform.client import transform_objects
 from bigmart.local.transform.options import TransformOptions
+from bigmart.local.transform.plan import Plan
 from support.answering_server import answering_server
 
 

@@ -15,12 +15,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bigmart.aws.errors import explain
+from bigmart.local.lifecycle import Echo
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{name}"
-
-Echo = Callable[[str], None]
 
 
 class LogTail:

@@ -8,18 +8,19 @@ import sys
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
 from bigmart.cli.common import add_engine_option, local_image, new_name, resource_name, store
-from bigmart.contract import JobStatus
+from bigmart.contract import (
+    ASSEMBLE_WITH,
+    COMPRESSION_TYPES,
+    JOIN_SOURCES,
+    LINE,
+    SPLIT_TYPES,
+    BatchStrategy,
+    JobStatus,
+)
 from bigmart.local.jobs import JobRecord
 from bigmart.local.requests import model_request, transform_job_request
 from bigmart.local.sagemaker import LocalSageMaker
-from bigmart.local.transform.options import (
-    ASSEMBLE_WITH,
-    BATCH_STRATEGIES,
-    COMPRESSION_TYPES,
-    JOIN_SOURCES,
-    SPLIT_TYPES,
-    TransformOptions,
-)
+from bigmart.local.transform.options import TransformOptions
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,10 +49,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     """The CreateTransformJob options: the same names and defaults locally and on AWS."""
     parser.add_argument("--content-type", default="text/csv")
     parser.add_argument("--accept", help="response format (default: the server's, text/csv)")
-    parser.add_argument("--split-type", choices=SPLIT_TYPES, default="Line")
+    parser.add_argument("--split-type", choices=SPLIT_TYPES, default=LINE)
     parser.add_argument(
         "--batch-strategy",
-        choices=BATCH_STRATEGIES,
+        choices=BatchStrategy.ALL,
         help="default: the server's /execution-parameters, else MultiRecord",
     )
     parser.add_argument(
@@ -63,7 +64,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="0 = ask the server's /execution-parameters (default)",
     )
-    parser.add_argument("--assemble-with", choices=ASSEMBLE_WITH, default="Line")
+    parser.add_argument("--assemble-with", choices=ASSEMBLE_WITH, default=LINE)
     parser.add_argument("--join-source", choices=JOIN_SOURCES, default="None")
     parser.add_argument("--input-filter", default="$", help="JSONPath, e.g. '$[1:]'")
     parser.add_argument("--output-filter", default="$", help="JSONPath, e.g. '$[0,-1]'")

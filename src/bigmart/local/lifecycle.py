@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import signal
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -33,6 +33,9 @@ from bigmart.errors import BigmartError
 from bigmart.local.jobs import JobStore, JobStoreError, RequestRefused, owned_by_me
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+#: Where a running job's log goes, one line at a time (the terminal, a file, CloudWatch's
+#: tail): every job runner and log follower takes one.
+Echo = Callable[[str], None]
 
 
 class Terminated(BaseException):

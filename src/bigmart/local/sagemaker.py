@@ -13,7 +13,7 @@ Every job's record is written here and only here, through ``job_lifecycle``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from bigmart.local import storage
 from bigmart.local.endpoints import LocalEndpoints
 from bigmart.local.engines import DEFAULT_IMAGE, EngineError
 from bigmart.local.jobs import JobRecord, JobStore
-from bigmart.local.lifecycle import Outcome, RequestRefused, job_lifecycle
+from bigmart.local.lifecycle import Echo, Outcome, RequestRefused, job_lifecycle
 from bigmart.local.requests import (
     arn,
     time_of,
@@ -33,8 +33,6 @@ from bigmart.local.requests import (
 )
 from bigmart.local.training import run_training_job
 from bigmart.model.hyperparameters import HyperParameters
-
-Echo = Callable[[str], None]
 
 
 class LocalSageMaker(LocalEndpoints):

@@ -15,16 +15,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bigmart.container.paths import OptMl
 from bigmart.contract import EXIT_STOPPED, Env, JobStatus
 from bigmart.local.engines import DEFAULT_IMAGE, train_command
+from bigmart.local.lifecycle import Echo
 from bigmart.model.archive import pack
-
-Echo = Callable[[str], None]
 
 
 @dataclass

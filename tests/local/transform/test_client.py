@@ -22,9 +22,11 @@ from bigmart.container.paths import OptMl
 from bigmart.data import synthetic as synth
 from bigmart.local import storage
 from bigmart.local.server_process import ModelServer
-from bigmart.local.transform.client import Invoker, Plan, transform_objects
+from bigmart.local.transform.client import transform_objects
+from bigmart.local.transform.invoker import Invoker
 from bigmart.local.transform.job import batch_environment
 from bigmart.local.transform.options import TransformOptions
+from bigmart.local.transform.plan import Plan
 from bigmart.model.artifact import rewrite_model
 from support.answering_server import answering_server
 from support.paths import TESTS

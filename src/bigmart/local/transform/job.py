@@ -10,7 +10,6 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +17,11 @@ from bigmart.container.paths import OptMl
 from bigmart.contract import Env, JobStatus, batch_strategy_to_env
 from bigmart.local import storage
 from bigmart.local.engines import DEFAULT_IMAGE, serve_command
+from bigmart.local.lifecycle import Echo
 from bigmart.local.server_process import ModelServer, free_port, materialize_model
-from bigmart.local.transform.client import ObjectOutcome, Plan, transform_objects
+from bigmart.local.transform.client import ObjectOutcome, transform_objects
 from bigmart.local.transform.options import TransformOptions
-
-Echo = Callable[[str], None]
+from bigmart.local.transform.plan import Plan
 
 
 @dataclass

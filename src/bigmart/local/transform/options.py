@@ -9,13 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bigmart.codecs import CSV, media_type
+from bigmart.contract import (
+    ASSEMBLE_WITH,
+    COMPRESSION_TYPES,
+    INPUT,
+    JOIN_SOURCES,
+    LINE,
+    NONE,
+    SPLIT_TYPES,
+    BatchStrategy,
+)
 from bigmart.local.transform.jsonpath import compile_path
-
-SPLIT_TYPES = ("Line", "None")
-BATCH_STRATEGIES = ("MultiRecord", "SingleRecord")
-ASSEMBLE_WITH = ("Line", "None")
-JOIN_SOURCES = ("Input", "None")
-COMPRESSION_TYPES = ("None", "Gzip")
 
 
 @dataclass(frozen=True)
@@ -25,15 +29,15 @@ class TransformOptions:
 
     content_type: str = "text/csv"
     accept: str | None = None
-    split_type: str = "Line"
+    split_type: str = LINE
     batch_strategy: str | None = None  # MultiRecord when neither job nor server says
     max_payload_mb: int | None = None  # 6 when neither job nor server says; 0 = unbounded
     max_concurrent_transforms: int = 0  # 0 = ask the server
-    assemble_with: str = "Line"
-    join_source: str = "None"
+    assemble_with: str = LINE
+    join_source: str = NONE
     input_filter: str = "$"
     output_filter: str = "$"
-    compression_type: str = "None"
+    compression_type: str = NONE
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -44,13 +48,13 @@ class TransformOptions:
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected one of {allowed}")
-        if self.batch_strategy is not None and self.batch_strategy not in BATCH_STRATEGIES:
+        if self.batch_strategy is not None and self.batch_strategy not in BatchStrategy.ALL:
             raise ValueError(
-                f"batch_strategy={self.batch_strategy!r}: expected one of {BATCH_STRATEGIES}"
+                f"batch_strategy={self.batch_strategy!r}: expected one of {BatchStrategy.ALL}"
             )
         if self.max_payload_mb is not None and not 0 <= self.max_payload_mb <= 100:
             raise ValueError(f"max_payload_mb={self.max_payload_mb}: expected 0 to 100")
-        csv_joined = self.join_source == "Input" and media_type(self.content_type) == CSV
+        csv_joined = self.join_source == INPUT and media_type(self.content_type) == CSV
         if csv_joined and self.accept is not None and media_type(self.accept) != CSV:
             raise ValueError(
                 "join_source=Input with text/csv input writes CSV rows (the input row, "
