@@ -20,22 +20,23 @@ from bigmart.errors import RequestError
 
 
 class Env:
-    """Environment variables the container reads (SageMaker, or a local backend, sets them)."""
+    """Environment variables the container reads (SageMaker, or a local backend, sets them).
+    Each constant is spelled as the variable it names."""
 
     #: The ``/opt/ml`` root (bigmart's: it lets the contract run outside a container).
-    OPT_ML: Final = "OPT_ML"
-    SAGEMAKER_BIND_TO_PORT: Final = "SAGEMAKER_BIND_TO_PORT"
-    SAGEMAKER_MODEL_SERVER_WORKERS: Final = "SAGEMAKER_MODEL_SERVER_WORKERS"
-    MODEL_SERVER_WORKERS: Final = "MODEL_SERVER_WORKERS"
-    SAGEMAKER_MODEL_SERVER_TIMEOUT: Final = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
-    MODEL_SERVER_TIMEOUT: Final = "MODEL_SERVER_TIMEOUT"
+    OPT_ML = "OPT_ML"
+    SAGEMAKER_BIND_TO_PORT = "SAGEMAKER_BIND_TO_PORT"
+    SAGEMAKER_MODEL_SERVER_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
+    MODEL_SERVER_WORKERS = "MODEL_SERVER_WORKERS"
+    SAGEMAKER_MODEL_SERVER_TIMEOUT = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
+    MODEL_SERVER_TIMEOUT = "MODEL_SERVER_TIMEOUT"
     #: Batch transform: ``true`` in a transform job's container.
-    SAGEMAKER_BATCH: Final = "SAGEMAKER_BATCH"
-    SAGEMAKER_MAX_PAYLOAD_IN_MB: Final = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
-    SAGEMAKER_BATCH_STRATEGY: Final = "SAGEMAKER_BATCH_STRATEGY"
-    SAGEMAKER_MAX_CONCURRENT_TRANSFORMS: Final = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"
+    SAGEMAKER_BATCH = "SAGEMAKER_BATCH"
+    SAGEMAKER_MAX_PAYLOAD_IN_MB = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
+    SAGEMAKER_BATCH_STRATEGY = "SAGEMAKER_BATCH_STRATEGY"
+    SAGEMAKER_MAX_CONCURRENT_TRANSFORMS = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"
     #: The address ``serve`` binds (bigmart's: the image keeps 0.0.0.0, local servers loopback).
-    BIGMART_BIND_HOST: Final = "BIGMART_BIND_HOST"
+    BIGMART_BIND_HOST = "BIGMART_BIND_HOST"
 
     #: Where each setting may come from, first match wins.
     WORKERS: Final = (SAGEMAKER_MODEL_SERVER_WORKERS, MODEL_SERVER_WORKERS)

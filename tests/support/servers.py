@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bigmart.local.server_process import ModelServer
 
@@ -82,15 +83,9 @@ def serve_process(
     return RunningServer(opt_ml, environment=environment, log_path=log_path, command=[SERVE])
 
 
-def start_server(
-    opt_ml: Path,
-    log_path: Path,
-    *,
-    workers: int = 2,
-    extra_env: Mapping[str, str] | None = None,
-) -> RunningServer:
-    """A started server: ``/ping`` has answered 200."""
-    server = serve_process(opt_ml, log_path, workers=workers, extra_env=extra_env)
+def start_server(opt_ml: Path, log_path: Path, **options: Any) -> RunningServer:
+    """A started server (``serve_process``'s options): ``/ping`` has answered 200."""
+    server = serve_process(opt_ml, log_path, **options)
     server.start()
     return server
 

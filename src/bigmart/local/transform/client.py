@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from bigmart.clipping import describe, one_line
-from bigmart.contract import GZIP, INPUT
+from bigmart.contract import GZIP, INPUT, JobStatus
 from bigmart.local import storage
 from bigmart.local.lifecycle import Echo
 from bigmart.local.transform.assemble import joined_header, write_answer
@@ -41,7 +41,7 @@ class ObjectOutcome:
     input: str
     output: str
     records: int = 0
-    status: str = "Completed"
+    status: str = JobStatus.COMPLETED
     line: int | None = None
     reason: str | None = None
 
@@ -71,10 +71,10 @@ def transform_objects(
                         item, destination, plan, invoker, pool, progress
                     )
                 except RecordFailure as failure:
-                    outcome.status, outcome.line = "Failed", failure.line
+                    outcome.status, outcome.line = JobStatus.FAILED, failure.line
                     outcome.reason = one_line(failure.reason)
                 except Exception as error:  # e.g. the output cannot be written: this object fails
-                    outcome.status, outcome.reason = "Failed", one_line(describe(error))
+                    outcome.status, outcome.reason = JobStatus.FAILED, one_line(describe(error))
                 outcomes.append(outcome)
     finally:
         progress.close()
