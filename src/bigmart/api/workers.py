@@ -29,6 +29,7 @@ from typing import Any
 from bigmart.api.errors import ApiError, internal, validation
 from bigmart.errors import BigmartError, UserError
 from bigmart.local.jobs import JobStore
+from bigmart.local.lifecycle import Terminated
 from bigmart.local.sagemaker import LocalSageMaker
 
 CONTEXT = multiprocessing.get_context("spawn")
@@ -137,6 +138,9 @@ def run_worker(
         # Refused before the record: the api answers it. After: the record says Failed.
         code = "ValidationException" if isinstance(error, UserError) else "InternalFailure"
         store.answer("refused", (code, str(error), error.status_code))
+    except (Terminated, KeyboardInterrupt) as error:
+        # StopTrainingJob or the server's shutdown: the record already says Stopped.
+        store.answer("refused", ("InternalFailure", f"stopped before it started: {error}", 500))
     except BaseException as error:
         store.answer("refused", ("InternalFailure", f"{type(error).__name__}: {error}", 500))
         raise
