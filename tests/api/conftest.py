@@ -7,7 +7,8 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,17 +56,19 @@ class ApiServer:
         return JobStore(self.home)
 
 
-@pytest.fixture(scope="package")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    home = tmp_path_factory.mktemp("api_home")
+@contextmanager
+def running_api(home: Path, environment: Mapping[str, str] | None = None) -> Iterator[ApiServer]:
+    """``bigmart api`` on a free port with state folder ``home`` (and ``environment``);
+    stopped at the end, with any endpoint a failed test left behind."""
     port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
     log = home / "api.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [BIGMART, "api", "--port", str(port)],
             stdout=output,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "BIGMART_HOME": str(home)},
+            env={**os.environ, **(environment or {}), "BIGMART_HOME": str(home)},
         )
     server = ApiServer(f"http://127.0.0.1:{port}", home, log, process)
     try:
@@ -75,9 +78,15 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         process.terminate()
         process.wait(timeout=90)
         backend = LocalSageMaker(server.store, echo=lambda line: None)
-        for record in server.store.list("endpoint"):  # a failed test's endpoint stops here
+        for record in server.store.list("endpoint"):
             if record.status == EndpointStatus.IN_SERVICE:
                 backend.delete_endpoint(record.name)
+
+
+@pytest.fixture(scope="package")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    with running_api(tmp_path_factory.mktemp("api_home")) as server:
+        yield server
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -16,7 +16,7 @@ from botocore.validate import ParamValidator
 
 from support.cli import BIGMART
 
-from .conftest import CREDENTIALS, FAST_WAIT, ROLE, training_request
+from .conftest import CREDENTIALS, FAST_WAIT, ROLE, running_api, training_request
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 
@@ -204,3 +204,35 @@ def test_boto3s_standard_variable_reaches_the_control_plane(api_server, monkeypa
     client = boto3.client("sagemaker", **CREDENTIALS)
     assert client.meta.endpoint_url == api_server.url
     valid("ListEndpointConfigs", client.list_endpoint_configs())
+
+
+def test_a_training_job_reads_and_writes_s3(moto, synthetic_csv, tmp_path):
+    """Data and the model in S3 (moto's, through boto3's standard variables, which the
+    server's jobs use as any boto3 code does)."""
+    environment = moto.environment()
+    moto.reset()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name=environment["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(
+        Bucket="data", CreateBucketConfiguration={"LocationConstraint": environment["AWS_REGION"]}
+    )
+    s3.upload_file(str(synthetic_csv), "data", "train/train.csv")
+    with running_api(tmp_path / "home", environment) as server:
+        client = server.client()
+        client.create_training_job(
+            **training_request("api-s3", "s3://data/train/", "s3://data/models")
+        )
+        client.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName="api-s3", WaiterConfig=FAST_WAIT
+        )
+        done = valid("DescribeTrainingJob", client.describe_training_job(TrainingJobName="api-s3"))
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert (
+        done["ModelArtifacts"]["S3ModelArtifacts"] == "s3://data/models/api-s3/output/model.tar.gz"
+    )
+    assert s3.head_object(Bucket="data", Key="models/api-s3/output/model.tar.gz")["ContentLength"]
