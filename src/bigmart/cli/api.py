@@ -28,7 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
     )
     add_engine_option(api)
-    api.set_defaults(handler=run, image=None)
+    api.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
