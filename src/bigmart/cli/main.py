@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bigmart.cli import (
+    api,
     endpoint,
     image,
     jobs,
@@ -29,7 +30,7 @@ from bigmart.contract import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, ex
 from bigmart.errors import BigmartError
 from bigmart.local.lifecycle import Terminated
 
-COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image)
+COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image, api)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -26,6 +26,8 @@ from bigmart.local.server_process import LOOPBACK, ModelServer, ping, url
 INVOKE_TIMEOUT_SECONDS = 70.0
 #: How long ``delete`` lets the server drain requests in flight before it kills the rest.
 DRAIN_SECONDS = 35.0
+#: InvokeEndpoint's CustomAttributes, as the runtime and the container spell the header.
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
 class ModelError(Exception):
@@ -83,26 +85,31 @@ class EndpointServer:
         """True if ``/ping`` answers 200."""
         return ping(self.port, self.host)
 
-    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        """POST ``/invocations``: the answer's body and content type. A model error raises
-        ``ModelError``; no answer at all raises ``OSError``."""
+    def invoke(
+        self, body: bytes, content_type: str, accept: str, custom_attributes: str | None = None
+    ) -> tuple[bytes, str, str | None]:
+        """POST ``/invocations``: the answer's body, content type and custom attributes (the
+        runtime passes them both ways). A model error raises ``ModelError``; no answer at
+        all raises ``OSError``."""
         connection = http.client.HTTPConnection(
             self.host, self.port, timeout=INVOKE_TIMEOUT_SECONDS
         )
+        headers = {"Content-Type": content_type, "Accept": accept}
+        if custom_attributes is not None:
+            headers[CUSTOM_ATTRIBUTES] = custom_attributes
         try:
-            connection.request(
-                "POST",
-                "/invocations",
-                body=body,
-                headers={"Content-Type": content_type, "Accept": accept},
-            )
+            connection.request("POST", "/invocations", body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
         finally:
             connection.close()
         if response.status != 200:
             raise ModelError(response.status, payload)
-        return payload, response.getheader("Content-Type", accept)
+        return (
+            payload,
+            response.getheader("Content-Type", accept),
+            response.getheader(CUSTOM_ATTRIBUTES),
+        )
 
     def stop(self) -> str:
         """Stop the server if, and only if, the recorded process is still it; return what

@@ -224,6 +224,7 @@ class LocalEndpoints(LocalEndpointConfigs):
         Body: bytes,
         ContentType: str = "text/csv",
         Accept: str = "text/csv",
+        CustomAttributes: str | None = None,
     ) -> dict[str, Any]:
         """SageMaker runtime's InvokeEndpoint on a local endpoint. The model's error
         answer raises ``ModelError``; a server that does not answer, ``ServerError``."""
@@ -232,12 +233,17 @@ class LocalEndpoints(LocalEndpointConfigs):
         if record.status != EndpointStatus.IN_SERVICE or server is None:
             raise RequestRefused(f"endpoint {EndpointName!r} is {record.status}")
         try:
-            payload, content_type = server.invoke(Body, ContentType, Accept)
+            payload, content_type, attributes = server.invoke(
+                Body, ContentType, Accept, CustomAttributes
+            )
         except OSError as error:
             raise ServerError(
                 f"endpoint {EndpointName!r} does not answer ({error}); its log: {server.log}"
             ) from None
-        return {"Body": payload, "ContentType": content_type, "InvokedProductionVariant": VARIANT}
+        answer = {"Body": payload, "ContentType": content_type, "InvokedProductionVariant": VARIANT}
+        if attributes is not None:
+            answer["CustomAttributes"] = attributes
+        return answer
 
     def _endpoint_record(self, name: str) -> JobRecord:
         record = self.store.get(name)

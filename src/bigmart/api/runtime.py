@@ -1,0 +1,103 @@
+"""SageMaker runtime's InvokeEndpoint, proxied to a local endpoint's ``serve``.
+
+What boto3's ``sagemaker-runtime`` client expects back: the container's body with its
+Content-Type, the variant that answered, the custom attributes both ways; a container's
+error status as ``ModelError`` (HTTP 424, with OriginalStatusCode and OriginalMessage); an
+endpoint that does not exist or is not InService as ``ValidationError``; a body over 6 MB
+refused before it reaches the model, as SageMaker refuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bigmart.api.errors import ApiError
+from bigmart.contract import MIB, REALTIME_MAX_PAYLOAD_MB, EndpointStatus
+from bigmart.local.endpoint_servers import CUSTOM_ATTRIBUTES, ModelError
+from bigmart.local.requests import LOCAL_ACCOUNT
+from bigmart.local.sagemaker import LocalSageMaker
+from bigmart.local.server_process import ServerError
+
+#: InvokeEndpoint's request body limit.
+MAX_BODY_BYTES = REALTIME_MAX_PAYLOAD_MB * MIB
+#: How much of the container's error body OriginalMessage and the message carry.
+MESSAGE_CHARACTERS = 2_000
+
+
+@dataclass
+class Invocation:
+    """One InvokeEndpoint request, as the runtime's REST binding carries it."""
+
+    endpoint: str
+    body: bytes
+    content_type: str = "application/octet-stream"
+    accept: str | None = None
+    custom_attributes: str | None = None
+
+
+@dataclass
+class Answer:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def too_large(size: int) -> ApiError:
+    """The answer to a body over the limit (SageMaker's 413, which boto3 shows as code 413)."""
+    return ApiError(
+        "413",
+        f"the request body is {size:,} bytes; InvokeEndpoint takes at most "
+        f"{MAX_BODY_BYTES:,} ({REALTIME_MAX_PAYLOAD_MB} MB)",
+        413,
+    )
+
+
+class Runtime:
+    """InvokeEndpoint on the endpoints of one job store."""
+
+    def __init__(self, backend: LocalSageMaker) -> None:
+        self.backend = backend
+
+    def invoke(self, request: Invocation) -> Answer:
+        name = request.endpoint
+        record = self.backend.store.get(name)
+        if record is None or record.kind != "endpoint" or record.status == EndpointStatus.DELETED:
+            raise ApiError(
+                "ValidationError", f"Endpoint {name} of account {LOCAL_ACCOUNT} not found."
+            )
+        if record.status != EndpointStatus.IN_SERVICE:
+            raise ApiError("ValidationError", f"Endpoint {name} is {record.status}, not InService.")
+        if len(request.body) > MAX_BODY_BYTES:
+            raise too_large(len(request.body))
+        try:
+            answer = self.backend.invoke_endpoint(
+                name,
+                request.body,
+                ContentType=request.content_type,
+                Accept=request.accept or request.content_type,
+                CustomAttributes=request.custom_attributes,
+            )
+        except ModelError as error:
+            raise model_error(name, error) from None
+        except ServerError as error:
+            raise ApiError("ServiceUnavailable", str(error), 503) from None
+        headers = {
+            "Content-Type": answer["ContentType"],
+            "x-Amzn-Invoked-Production-Variant": answer["InvokedProductionVariant"],
+        }
+        if "CustomAttributes" in answer:
+            headers[CUSTOM_ATTRIBUTES] = answer["CustomAttributes"]
+        return Answer(answer["Body"], headers)
+
+
+def model_error(endpoint: str, error: ModelError) -> ApiError:
+    """The container answered an error: ModelError, worded as SageMaker words it."""
+    text = error.body.decode("utf-8", "replace")[:MESSAGE_CHARACTERS]
+    side = "client" if error.status < 500 else "server"
+    return ApiError(
+        "ModelError",
+        f'Received {side} error ({error.status}) from primary with message "{text}". '
+        f"See the log of endpoint {endpoint} for more information.",
+        424,
+        OriginalStatusCode=error.status,
+        OriginalMessage=text,
+    )

@@ -1,0 +1,48 @@
+"""``bigmart api``: SageMaker's API on this machine, for unmodified boto3 code.
+
+Point a client at it with ``endpoint_url=`` or boto3's standard variables
+(``AWS_ENDPOINT_URL_SAGEMAKER``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``); any credentials
+are accepted. Jobs and endpoints are the local backend's, in the same job store as the
+other commands, so ``bigmart jobs`` lists them too.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bigmart.cli.common import add_engine_option, add_host_option, store, warn_if_exposed
+
+DEFAULT_PORT = 8771
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    api = commands.add_parser(
+        "api",
+        help="serve SageMaker's API (control plane and runtime) here, for boto3 code",
+        description="Serve SageMaker's control plane (training jobs, models, endpoint "
+        "configs, endpoints, transform jobs) and runtime (InvokeEndpoint) on one port; jobs "
+        "run on this machine.",
+    )
+    add_host_option(api)
+    api.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    add_engine_option(api)
+    api.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bigmart.api.app import sagemaker_api
+
+    warn_if_exposed(args.host, args.port)
+    app = sagemaker_api(store(), engine=args.engine)
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    print(
+        f"SageMaker API on {where} (engine: {args.engine}); point boto3 at it with:\n"
+        f"  export AWS_ENDPOINT_URL_SAGEMAKER={where} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={where}",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    return 0
