@@ -59,4 +59,7 @@ def test_an_operation_not_in_the_model_is_unknown():
         shapes.operation("SageMaker.Nothing")
     assert raised.value.code == "UnknownOperationException"
     with pytest.raises(ApiError):
-        shapes.operation("Logs_20140328.GetLogEvents")
+        shapes.operation("Logs_20140328.PutLogEvents_Nothing")
+    with pytest.raises(ApiError):
+        shapes.operation("DynamoDB_20120810.GetItem")
+    assert shapes.operation("Logs_20140328.GetLogEvents").name == "GetLogEvents"

@@ -1,6 +1,7 @@
 """The ASGI app of ``bigmart api``: one port, SageMaker's two planes.
 
 - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>``: the control plane (JSON 1.1);
+- ``POST /`` with ``X-Amz-Target: Logs_20140328.<Op>``: CloudWatch Logs of local jobs;
 - ``POST /endpoints/{EndpointName}/invocations``: the runtime's InvokeEndpoint.
 
 A bare ASGI app, as the container's: the routing is two rules, and the work (the backend's
@@ -20,6 +21,7 @@ from typing import Any
 from bigmart.api import shapes
 from bigmart.api.control import ControlPlane
 from bigmart.api.errors import ApiError, internal, unknown_operation, validation
+from bigmart.api.logs import LogsPlane
 from bigmart.api.runtime import MAX_BODY_BYTES, Invocation, Runtime, too_large
 from bigmart.api.workers import Workers
 from bigmart.errors import BigmartError, UserError
@@ -48,17 +50,22 @@ def sagemaker_api(store: JobStore, engine: str = "process") -> SageMakerApi:
     """The app over one job store: jobs run with ``engine`` in worker processes."""
     backend = LocalSageMaker(store, engine=engine)
     workers = Workers(store.home, engine)
-    return SageMakerApi(ControlPlane(backend, workers), Runtime(backend), workers)
+    return SageMakerApi(
+        ControlPlane(backend, workers), Runtime(backend), workers, LogsPlane(store.home)
+    )
 
 
 class SageMakerApi:
     """Routes each request to the control plane or the runtime, and stops the workers at
     shutdown (their jobs end Stopped, as with Ctrl-C on ``bigmart train``)."""
 
-    def __init__(self, control: ControlPlane, runtime: Runtime, workers: Workers) -> None:
+    def __init__(
+        self, control: ControlPlane, runtime: Runtime, workers: Workers, logs: LogsPlane
+    ) -> None:
         self.control = control
         self.runtime = runtime
         self.workers = workers
+        self.logs = logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -85,7 +92,8 @@ class SageMakerApi:
         """One control-plane call: checked, run, answered in its output shape."""
         try:
             operation = shapes.operation(target)
-            if not self.control.serves(operation.name):
+            plane = self.logs if target.startswith("Logs_") else self.control
+            if not plane.serves(operation.name):
                 raise unknown_operation(target)
             raw = await _read_body(receive, MAX_CONTROL_BYTES)
             try:
@@ -93,7 +101,7 @@ class SageMakerApi:
             except ValueError as error:
                 raise ApiError("SerializationException", f"the body is not JSON: {error}") from None
             shapes.check_request(operation, request)
-            answer = await asyncio.to_thread(self.control.call, operation.name, request)
+            answer = await asyncio.to_thread(plane.call, operation.name, request)
             status, body = 200, shapes.serialize(operation.output_shape, answer)
         except Body as error:
             status, body = 413, validation(f"the request body is over {error.size:,} bytes").body()

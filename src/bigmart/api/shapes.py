@@ -41,11 +41,18 @@ def service(name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(name)
 
 
-def operation(target: str, prefix: str = "SageMaker") -> OperationModel:
-    """The operation an ``X-Amz-Target`` header names (``SageMaker.CreateTrainingJob``)."""
-    model = service("sagemaker")
+#: ``X-Amz-Target`` prefixes and the service models they name.
+TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
+
+
+def operation(target: str) -> OperationModel:
+    """The operation an ``X-Amz-Target`` header names (``SageMaker.CreateTrainingJob``,
+    ``Logs_20140328.GetLogEvents``)."""
     owner, _, name = target.partition(".")
-    if owner != prefix or name not in model.operation_names:
+    if owner not in TARGETS:
+        raise unknown_operation(target)
+    model = service(TARGETS[owner])
+    if name not in model.operation_names:
         raise unknown_operation(target)
     return model.operation_model(name)
 

@@ -1,7 +1,8 @@
 """``bigmart api``: SageMaker's API on this machine, for unmodified boto3 code.
 
 Point a client at it with ``endpoint_url=`` or boto3's standard variables
-(``AWS_ENDPOINT_URL_SAGEMAKER``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``); any credentials
+(``AWS_ENDPOINT_URL_SAGEMAKER``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``, and
+``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` for the jobs' logs); any credentials
 are accepted. Jobs and endpoints are the local backend's, in the same job store as the
 other commands, so ``bigmart jobs`` lists them too.
 """
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(
         f"SageMaker API on {where} (engine: {args.engine}); point boto3 at it with:\n"
-        f"  export AWS_ENDPOINT_URL_SAGEMAKER={where} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={where}",
+        f"  export AWS_ENDPOINT_URL_SAGEMAKER={where} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={where}"
+        f" AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={where}",
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")

@@ -38,6 +38,10 @@ STREAM_NAME = re.compile(r"[A-Za-z0-9](-*[A-Za-z0-9]){0,62}(/[A-Za-z0-9][A-Za-z0
 _TOKEN = re.compile(r"([fb])/(\d{1,18})")
 
 
+class LogNotFound(RequestRefused):
+    """No such log group or stream (CloudWatch's ResourceNotFoundException)."""
+
+
 def training_stream(job_name: str, started: float) -> str:
     """The stream of a training job's one host, named as SageMaker names it."""
     return f"{job_name}/algo-1-{int(started)}"
@@ -78,9 +82,9 @@ def stream_path(home: Path, group: str, stream: str) -> Path:
     """Where a stream's events are; a group or stream name outside the rules is refused
     (the name comes from a request, and must never reach another path)."""
     if group not in LOG_GROUPS:
-        raise RequestRefused(f"The specified log group does not exist: {group!r}")
+        raise LogNotFound(f"The specified log group does not exist: {group!r}")
     if not STREAM_NAME.fullmatch(stream):
-        raise RequestRefused(f"The specified log stream does not exist: {stream!r}")
+        raise LogNotFound(f"The specified log stream does not exist: {stream!r}")
     return home / "logs" / group.strip("/").replace("/", "_") / f"{stream}.jsonl"
 
 
@@ -128,7 +132,7 @@ def get_log_events(
     """
     path = stream_path(home, group, stream)
     if not path.exists():
-        raise RequestRefused("The specified log stream does not exist.")
+        raise LogNotFound("The specified log stream does not exist.")
     limit = max(1, min(limit, MAX_EVENTS))
     if next_token is not None:
         direction, position = _parse_token(next_token)
@@ -179,6 +183,11 @@ def final_metrics(
                 except (IndexError, ValueError):
                     continue
     return found
+
+
+def read_messages(path: Path) -> Iterator[str]:
+    """Every message of a stream's file, oldest first."""
+    return (event["message"] for event in _read(path))
 
 
 def _fit(pairs: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:

@@ -13,8 +13,9 @@ Every job's record is written here and only here, through ``job_lifecycle``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,16 @@ from bigmart.contract import JobStatus
 from bigmart.local import storage
 from bigmart.local.endpoints import LocalEndpoints
 from bigmart.local.engines import DEFAULT_IMAGE, EngineError
+from bigmart.local.job_logs import (
+    TRAINING_LOG_GROUP,
+    TRANSFORM_LOG_GROUP,
+    LogWriter,
+    final_metrics,
+    read_messages,
+    stream_path,
+    training_stream,
+    transform_stream,
+)
 from bigmart.local.jobs import JobRecord, JobStore
 from bigmart.local.lifecycle import Echo, Outcome, RequestRefused, job_lifecycle
 from bigmart.local.requests import (
@@ -62,15 +73,18 @@ class LocalSageMaker(LocalEndpoints):
         if job_dir.exists():
             raise RequestRefused(f"job folder {job_dir} already exists; choose another name")
         image = request.get("AlgorithmSpecification", {}).get("TrainingImage") or DEFAULT_IMAGE
-        with self._lifecycle(name, "training", request) as outcome:
+        with (
+            self._lifecycle(name, "training", request) as outcome,
+            self._job_log(name, TRAINING_LOG_GROUP, training_stream, image) as echo,
+        ):
             staged = self._stage_channels(channels, job_dir)
-            self.echo(f"Training job {name}: {job_dir}")
+            echo(f"Training job {name}: {job_dir}")
             result = run_training_job(
                 name,
                 job_dir,
                 staged,
                 hyperparameters,
-                echo=self.echo,
+                echo=echo,
                 engine=self.engine,
                 image=image,
             )
@@ -95,7 +109,7 @@ class LocalSageMaker(LocalEndpoints):
             "LastModifiedTime": time_of(record.ended or record.created),
             "FinalMetricDataList": [
                 {"MetricName": key, "Value": float(value), "Timestamp": time_of(record.ended)}
-                for key, value in sorted(record.metrics.items())
+                for key, value in sorted(self._final_metrics(record).items())
                 if isinstance(value, int | float) and math.isfinite(value)
             ],
         }
@@ -139,7 +153,11 @@ class LocalSageMaker(LocalEndpoints):
             raise RequestRefused(str(error)) from None
         container = self.describe_model(request["ModelName"])["PrimaryContainer"]
         source, destination = transform_locations(request)
-        with self._lifecycle(name, "transform", request) as outcome:
+        image = container.get("Image") or DEFAULT_IMAGE
+        with (
+            self._lifecycle(name, "transform", request) as outcome,
+            self._job_log(name, TRANSFORM_LOG_GROUP, transform_stream, image) as echo,
+        ):
             result = run_transform_job(
                 name,
                 container["ModelDataUrl"],
@@ -147,9 +165,9 @@ class LocalSageMaker(LocalEndpoints):
                 destination,
                 options,
                 report_dir=self.store.home / "jobs" / name,
-                echo=self.echo,
+                echo=echo,
                 engine=self.engine,
-                image=container.get("Image") or DEFAULT_IMAGE,
+                image=image,
             )
             rate = result.records / result.seconds if result.seconds else 0.0
             outcome.metrics = {
@@ -186,6 +204,36 @@ class LocalSageMaker(LocalEndpoints):
         self, name: str, kind: str, request: Mapping[str, Any], **options: Any
     ) -> AbstractContextManager[Outcome]:
         return job_lifecycle(self.store, name, kind, request, refused=(EngineError,), **options)
+
+    def _final_metrics(self, record: JobRecord) -> dict[str, Any]:
+        """As SageMaker: the job's MetricDefinitions run over its log, when it has them;
+        else what ``train`` wrote to metrics.json."""
+        definitions = record.parameters.get("AlgorithmSpecification", {}).get("MetricDefinitions")
+        stream = stream_path(
+            self.store.home, TRAINING_LOG_GROUP, training_stream(record.name, record.created)
+        )
+        if not definitions or not stream.exists():
+            return record.metrics
+        return final_metrics(read_messages(stream), definitions)
+
+    @contextmanager
+    def _job_log(
+        self, name: str, group: str, stream: Callable[[str, float], str], image: str
+    ) -> Iterator[Echo]:
+        """The job's log: to ``echo`` and, as on SageMaker, to its CloudWatch-style stream
+        (``job_logs``), named from the record's creation time so Describe can find it."""
+        record = self.store.get(name)
+        started = record.created if record is not None else time.time()
+        with LogWriter(self.store.home, group, stream(name, started)) as log:
+
+            def both(line: str) -> None:
+                self.echo(line)
+                log(line)
+
+            if self.engine == "process":
+                # Said in the job's own log (what `bigmart api` users read), not on the CLI.
+                log(f"engine process: this job runs the installed bigmart, not {image!r}")
+            yield both
 
     def _record(self, name: str, kind: str) -> JobRecord:
         record = self.store.get(name)
