@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         "\nNext, with your data (a CSV with the Big Mart columns and Item_Outlet_Sales):\n"
         "  bigmart train --data path/to/train.csv --output runs/\n"
         "  bigmart transform --model runs/<job>/output/model.tar.gz "
-        "--input path/to/test.csv --output predictions/"
+        "--input path/to/test.csv --output predictions/\n"
+        "Or with your own boto3 / SageMaker SDK code, unchanged: run `bigmart api` and point "
+        "AWS_ENDPOINT_URL_SAGEMAKER at it (README: A local SageMaker API)."
     )
     return code
