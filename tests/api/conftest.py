@@ -57,15 +57,17 @@ class ApiServer:
 
 
 @contextmanager
-def running_api(home: Path, environment: Mapping[str, str] | None = None) -> Iterator[ApiServer]:
-    """``bigmart api`` on a free port with state folder ``home`` (and ``environment``);
-    stopped at the end, with any endpoint a failed test left behind."""
+def running_api(
+    home: Path, environment: Mapping[str, str] | None = None, *arguments: str
+) -> Iterator[ApiServer]:
+    """``bigmart api`` on a free port with state folder ``home`` (and ``environment``, and
+    more ``arguments``); stopped at the end, with any endpoint a failed test left behind."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     log = home / "api.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [BIGMART, "api", "--port", str(port)],
+            [BIGMART, "api", "--port", str(port), *arguments],
             stdout=output,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(environment or {}), "BIGMART_HOME": str(home)},
