@@ -13,6 +13,8 @@ from .conftest import FAST_WAIT, ROLE, running_api, training_request
 
 ENGINES = [e for e in os.environ.get("BIGMART_TEST_ENGINES", "process").split(",") if e]
 IMAGE = os.environ.get("BIGMART_TEST_IMAGE", "localhost/bigmart:latest")
+#: What a user's boto3 code names; ``--image-map`` runs the local image in its place.
+ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bigmart:latest"
 ROW = (
     "FDW58,20.75,Low Fat,0.007564836,Snack Foods,107.8622,OUT049,1999,Medium,Tier 1,"
     "Supermarket Type1"
@@ -21,10 +23,11 @@ ROW = (
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_boto3_trains_and_hosts_the_requests_image_with_engine(engine, tmp_path, synthetic_csv):
-    with running_api(tmp_path / "home", None, "--engine", engine) as server:
+    mapped = ["--image-map", f"{ECR_IMAGE}={IMAGE}"]
+    with running_api(tmp_path / "home", None, "--engine", engine, *mapped) as server:
         sagemaker, runtime = server.client(), server.client("sagemaker-runtime")
         request = training_request(f"fit-{engine}", str(synthetic_csv), str(tmp_path / "models"))
-        request["AlgorithmSpecification"]["TrainingImage"] = IMAGE
+        request["AlgorithmSpecification"]["TrainingImage"] = ECR_IMAGE
         sagemaker.create_training_job(**request)
         sagemaker.get_waiter("training_job_completed_or_stopped").wait(
             TrainingJobName=f"fit-{engine}", WaiterConfig=FAST_WAIT

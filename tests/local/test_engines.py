@@ -52,3 +52,33 @@ def test_a_container_engine_is_told_to_bind_loopback(tmp_path, monkeypatch):
     assert command[command.index("BIGMART_BIND_HOST=127.0.0.1") - 1] == "-e"
     opened = serve_command("docker", "img", tmp_path, 9000, {}, "0.0.0.0")
     assert "BIGMART_BIND_HOST=0.0.0.0" in opened
+
+
+def test_an_image_map_runs_the_local_image_where_a_request_names_another(monkeypatch, tmp_path):
+    from bigmart.local import engines
+
+    monkeypatch.setattr(engines.shutil, "which", lambda name: f"/usr/bin/{name}")
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bigmart:1"
+    monkeypatch.setenv(engines.IMAGE_MAP_VARIABLE, f"{ecr}=localhost/bigmart:test,a=b")
+    train = engines.train_command("podman", ecr, tmp_path)
+    serve = engines.serve_command("podman", ecr, tmp_path, 8080, {})
+    assert train is not None and "localhost/bigmart:test" in train and ecr not in train
+    assert "localhost/bigmart:test" in serve and ecr not in serve
+    assert "other:1" in engines.serve_command("podman", "other:1", tmp_path, 8080, {})
+
+
+def test_a_malformed_image_map_is_one_clear_error():
+    import subprocess
+
+    from support.cli import BIGMART
+
+    result = subprocess.run(
+        [BIGMART, "api", "--port", "1", "--image-map", "no-equals-sign"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip().splitlines()[-1].endswith("'no-equals-sign': expected REMOTE=LOCAL")
+    )

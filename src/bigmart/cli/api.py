@@ -10,8 +10,10 @@ other commands, so ``bigmart jobs`` lists them too.
 from __future__ import annotations
 
 import argparse
+import os
 
 from bigmart.cli.common import add_engine_option, add_host_option, store, warn_if_exposed
+from bigmart.local.engines import IMAGE_MAP_VARIABLE, image_map
 
 DEFAULT_PORT = 8771
 
@@ -29,6 +31,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
     )
     add_engine_option(api)
+    api.add_argument(
+        "--image-map",
+        action="append",
+        default=[],
+        metavar="REMOTE=LOCAL",
+        help="with --engine podman|docker, run the local image LOCAL where a request names "
+        "REMOTE (e.g. an ECR URI); repeatable",
+    )
     api.set_defaults(handler=run)
 
 
@@ -38,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from bigmart.api.app import sagemaker_api
 
     warn_if_exposed(args.host, args.port)
+    if args.image_map:  # the job workers inherit it with the environment
+        os.environ[IMAGE_MAP_VARIABLE] = ",".join(args.image_map)
+        image_map(os.environ[IMAGE_MAP_VARIABLE])  # a malformed pair fails now, in one line
     app = sagemaker_api(store(), engine=args.engine)
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(

@@ -27,6 +27,28 @@ class EngineError(UserError, RuntimeError):
     """The engine asked for is not installed: refused as given."""
 
 
+#: ``REMOTE=LOCAL`` pairs, comma-separated: an image a request names (an ECR URI, say) and
+#: the local image that runs in its place (``bigmart api --image-map`` sets it, so the
+#: api's job workers inherit it).
+IMAGE_MAP_VARIABLE = "BIGMART_IMAGE_MAP"
+
+
+def image_map(text: str) -> dict[str, str]:
+    """``REMOTE=LOCAL[,REMOTE=LOCAL...]`` as a mapping; a pair without ``=`` is an error."""
+    mapping = {}
+    for pair in filter(None, (item.strip() for item in text.split(","))):
+        remote, sep, local = pair.partition("=")
+        if not sep or not remote or not local:
+            raise EngineError(f"image map {pair!r}: expected REMOTE=LOCAL")
+        mapping[remote] = local
+    return mapping
+
+
+def local_image(image: str) -> str:
+    """The image that runs for ``image``: its ``BIGMART_IMAGE_MAP`` entry, or itself."""
+    return image_map(os.environ.get(IMAGE_MAP_VARIABLE, "")).get(image, image)
+
+
 def engine_prefix(engine: str) -> list[str]:
     """The engine's executable and the machine's global flags."""
     if shutil.which(engine) is None:
@@ -51,7 +73,7 @@ def train_command(engine: str, image: str, job_dir: Path) -> list[str] | None:
         f"{job_dir.resolve()}:{DEFAULT_OPT_ML}",
         "-e",
         "PYTHONUNBUFFERED=1",
-        image,
+        local_image(image),
         "train",
     ]
 
@@ -86,6 +108,6 @@ def serve_command(
         *(item for variable in variables for item in ("-e", variable)),
         "-v",
         f"{model_dir.resolve()}:{DEFAULT_OPT_ML}/model:ro",
-        image,
+        local_image(image),
         "serve",
     ]
