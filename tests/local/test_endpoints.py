@@ -270,3 +270,37 @@ def test_an_invocation_that_read_the_record_before_a_switch_reaches_the_new_serv
         assert reads == []  # the stale record was the one read first
     finally:
         backend.delete_endpoint("ep")
+
+
+def test_an_update_interrupted_at_the_switch_keeps_the_old_server_and_stops_the_new(
+    backend, trained_model, other_model, monkeypatch
+):
+    _endpoint_on(backend, "first", trained_model)
+    _endpoint_on(backend, "second", other_model)
+    backend.create_endpoint({"EndpointName": "ep", "EndpointConfigName": "first"})
+    try:
+        old = backend.endpoint_server("ep")
+        started: list[EndpointServer] = []
+        serve, update = backend._serve, backend.store.update
+
+        def serving(*args, **kwargs):
+            started.append(serve(*args, **kwargs))
+            return started[-1]
+
+        def interrupted_at_the_switch(name, **changes):
+            update(name, **changes)
+            if started and changes.get("artifacts") == started[-1].artifacts():
+                raise KeyboardInterrupt  # after the write: traffic had switched
+
+        monkeypatch.setattr(backend, "_serve", serving)
+        monkeypatch.setattr(backend.store, "update", interrupted_at_the_switch)
+        with pytest.raises(KeyboardInterrupt):
+            backend.update_endpoint({"EndpointName": "ep", "EndpointConfigName": "second"})
+        described = backend.describe_endpoint("ep")
+        assert described["EndpointStatus"] == "InService"
+        assert described["EndpointConfigName"] == "first"
+        assert "interrupted" in described["FailureReason"]
+        assert backend.endpoint_server("ep") == old and old.answers()
+        assert not started[0].answers()
+    finally:
+        backend.delete_endpoint("ep")

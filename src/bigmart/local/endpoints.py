@@ -156,11 +156,11 @@ class LocalEndpoints(LocalEndpointConfigs):
                 detached=True,
             )
             server.start()
+            return EndpointServer.started(server, model_dir)
         except BaseException:
             if server is not None:
                 server.stop()
             raise
-        return EndpointServer.started(server, model_dir)
 
     def update_endpoint(self, request: Mapping[str, Any]) -> dict[str, str]:
         """UpdateEndpoint, to its end (see the module's docstring): the endpoint is
@@ -183,12 +183,28 @@ class LocalEndpoints(LocalEndpointConfigs):
             "EndpointConfig": _without_times(config),
             "PrimaryContainer": container,
         }
+        folder, host = self._other_folder(name, old), old.bind_host or old.host
         with termination_raises():
-            new = self._start_successor(name, old, container)
-            if new is None:
+            new: EndpointServer | None = None
+            try:
+                self.store.update(name, status=EndpointStatus.UPDATING)
+                new = self._serve(folder, container, None, host)
+                # One write: the new config and server together; traffic switches here.
+                self.store.update(name, parameters=parameters, artifacts=new.artifacts())
+            except BaseException as error:
+                # The old config and server again, whether or not the switch was written.
+                self.store.update(
+                    name,
+                    status=EndpointStatus.IN_SERVICE,
+                    parameters=record.parameters,
+                    artifacts=record.artifacts,
+                    failure_reason=one_line(f"the update failed: {self._reason(name, error)}"),
+                )
+                if new is not None:
+                    new.stop()
+                if not isinstance(error, Exception):
+                    raise  # Ctrl-C or SIGTERM
                 return {"EndpointArn": endpoint_arn}
-            # One write: the new config and server together, traffic switches here.
-            self.store.update(name, parameters=parameters, artifacts=new.artifacts())
             try:
                 note = old.stop()  # SIGTERM: it drains what it was sent before the switch
                 if note:
@@ -197,35 +213,22 @@ class LocalEndpoints(LocalEndpointConfigs):
                 self.store.update(name, status=EndpointStatus.IN_SERVICE, failure_reason="")
         return {"EndpointArn": endpoint_arn}
 
-    def _start_successor(
-        self, name: str, old: EndpointServer, container: Mapping[str, Any]
-    ) -> EndpointServer | None:
-        """The endpoint Updating and its new server, in the endpoint's other folder (the
-        two take turns) on the old one's address; None if it could not start, the endpoint
-        then InService on its old config again with the reason (an interruption re-raised)."""
+    def _other_folder(self, name: str, server: EndpointServer) -> Path:
+        """Where an update puts the endpoint's next server: of its two folders, the one
+        ``server`` does not run in (they take turns)."""
         base = self.store.home / "endpoints" / name
-        current = Path(old.model_dir).parent if old.model_dir else base
-        folder = base.with_name(f"{name}.next") if current == base else base
-        try:
-            self.store.update(name, status=EndpointStatus.UPDATING)
-            return self._serve(folder, container, None, old.bind_host or old.host)
-        except BaseException as error:
-            if isinstance(error, START_ERRORS):
-                reason = str(error)  # says what to fix as it is
-            elif isinstance(error, BigmartError | OSError | ValueError):
-                reason = describe(error)
-            elif isinstance(error, Exception):
-                reason = unexpected_failure(self.store, name, error)
-            else:
-                reason = interrupted(error)
-            self.store.update(
-                name,
-                status=EndpointStatus.IN_SERVICE,
-                failure_reason=one_line(f"the update could not start its server: {reason}"),
-            )
-            if not isinstance(error, Exception):
-                raise
-            return None
+        current = Path(server.model_dir).parent if server.model_dir else base
+        return base.with_name(f"{name}.next") if current == base else base
+
+    def _reason(self, name: str, error: BaseException) -> str:
+        """Why an update failed, in one line, as a job's failure is worded."""
+        if isinstance(error, START_ERRORS):
+            return str(error)  # says what to fix as it is
+        if isinstance(error, BigmartError | OSError | ValueError):
+            return describe(error)
+        if isinstance(error, Exception):
+            return unexpected_failure(self.store, name, error)
+        return interrupted(error)
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         record = self._endpoint_record(EndpointName)
