@@ -52,6 +52,7 @@ class ControlPlane:
             "CreateEndpoint": self.create_endpoint,
             "DescribeEndpoint": lambda r: self._endpoint(r["EndpointName"]),
             "ListEndpoints": self.list_endpoints,
+            "UpdateEndpoint": self.update_endpoint,
             "DeleteEndpoint": self.delete_endpoint,
             "CreateTransformJob": self.create_transform_job,
             "DescribeTransformJob": lambda r: backend.describe_transform_job(r["TransformJobName"]),
@@ -83,6 +84,14 @@ class ControlPlane:
     def create_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
         name = request["EndpointName"]
         self.workers.start("create_endpoint", name, request)
+        return {"EndpointArn": arn("endpoint", name)}
+
+    def update_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Answers once the endpoint is Updating (its worker starts the new server, switches
+        and drains the old one; a refusal, such as an endpoint not InService, comes back)."""
+        name = request["EndpointName"]
+        self._endpoint(name)  # a deleted endpoint is not found
+        self.workers.start("update_endpoint", name, request)
         return {"EndpointArn": arn("endpoint", name)}
 
     def _stop(self, name: str, kind: str) -> dict[str, Any]:
@@ -122,11 +131,12 @@ class ControlPlane:
         return {"Endpoints": live}
 
     def delete_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Stop its server and forget it; one still Creating is refused (its worker would
-        record it InService after the delete)."""
+        """Stop its server and forget it; one still Creating, or Updating in a worker of
+        this server, is refused (its worker would record it InService after the delete)."""
         name = request["EndpointName"]
         status = self._endpoint(name)["EndpointStatus"]
-        if status == EndpointStatus.CREATING:
+        updating = status == EndpointStatus.UPDATING and self.workers.running(name)
+        if status == EndpointStatus.CREATING or updating:
             raise validation(f"Cannot delete endpoint {name!r} while it is {status}.")
         return self.backend.delete_endpoint(name)
 

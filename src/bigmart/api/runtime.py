@@ -3,8 +3,9 @@
 What boto3's ``sagemaker-runtime`` client expects back: the container's body with its
 Content-Type, the variant that answered, the custom attributes both ways; a container's
 error status as ``ModelError`` (HTTP 424, with OriginalStatusCode and OriginalMessage); an
-endpoint that does not exist or is not InService as ``ValidationError``; a body over 6 MB
-refused before it reaches the model, as SageMaker refuses it.
+endpoint that does not exist or is not InService (or Updating: it serves throughout) as
+``ValidationError``; a body over 6 MB refused before it reaches the model, as SageMaker
+refuses it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from bigmart.api.errors import ApiError
 from bigmart.contract import MIB, REALTIME_MAX_PAYLOAD_MB, EndpointStatus
 from bigmart.local.endpoint_servers import CUSTOM_ATTRIBUTES, ModelError
+from bigmart.local.endpoints import SERVING
 from bigmart.local.requests import LOCAL_ACCOUNT
 from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.server_process import ServerError
@@ -64,7 +66,7 @@ class Runtime:
             raise ApiError(
                 "ValidationError", f"Endpoint {name} of account {LOCAL_ACCOUNT} not found."
             )
-        if record.status != EndpointStatus.IN_SERVICE:
+        if record.status not in SERVING:
             raise ApiError("ValidationError", f"Endpoint {name} is {record.status}, not InService.")
         if len(request.body) > MAX_BODY_BYTES:
             raise too_large(len(request.body))

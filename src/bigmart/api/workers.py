@@ -84,6 +84,12 @@ class Workers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
 
+    def running(self, name: str) -> bool:
+        """True while job ``name``'s worker runs in this server."""
+        with self._lock:
+            process = self._running.get(name)
+        return process is not None and process.is_alive()
+
     def close(self) -> None:
         """Stop every running job (each ends Stopped) and wait for its worker to end."""
         with self._lock:
@@ -110,6 +116,11 @@ class AnnouncingStore(JobStore):
 
     def create(self, *args: Any, **kwargs: Any) -> None:
         super().create(*args, **kwargs)
+        self.answer("created", None)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """A call on an existing record (UpdateEndpoint) is under way at its first write."""
+        super().update(*args, **kwargs)
         self.answer("created", None)
 
     def answer(self, kind: str, detail: Any) -> None:

@@ -53,6 +53,9 @@ class EndpointServer:
     #: The process's start time; records from before it was kept have none.
     start_time: int | None = None
     model_dir: str | None = None
+    #: The address ``serve`` was told to bind (``host`` is where a client reaches it), so
+    #: an update starts its successor on the same one; older records have none.
+    bind_host: str | None = None
 
     @classmethod
     def started(cls, server: ModelServer, model_dir: Path) -> EndpointServer:
@@ -67,6 +70,7 @@ class EndpointServer:
             pid=server.process.pid,
             start_time=identity.start_time if identity else None,
             model_dir=str(model_dir),
+            bind_host=server.host,
         )
 
     @classmethod

@@ -228,8 +228,10 @@ class JobStore:
         ended: bool = False,
         ended_at: float | None = None,
         created_at: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> None:
-        """Change a job's status and outcome (only the fields given).
+        """Change a job's status and outcome (only the fields given), in one write: an
+        updated endpoint's new config (``parameters``) and server switch together.
 
         ``ended`` stamps the end as now; ``ended_at`` and ``created_at`` give a remote job's
         own times, so its duration is measured on one (AWS's) clock.
@@ -241,6 +243,8 @@ class JobStore:
             changes["metrics"] = json.dumps(dict(metrics))
         if artifacts is not None:
             changes["artifacts"] = json.dumps(dict(artifacts), default=str)
+        if parameters is not None:
+            changes["parameters"] = json.dumps(dict(parameters), default=str)
         if failure_reason is not None:
             changes["failure_reason"] = failure_reason
         if created_at is not None:

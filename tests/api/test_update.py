@@ -1,0 +1,160 @@
+"""UpdateEndpoint through boto3 against a real ``bigmart api``: while a client keeps invoking,
+the endpoint moves to the new model with no failed call, the switch is one step (no answer
+of the old model after the first of the new), the waiter waits for it; a new model that
+cannot start leaves the old one serving, InService with a FailureReason."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support.cli import BIGMART
+
+from .conftest import FAST_WAIT, ROLE
+
+#: Calls of the new model the client makes after the waiter returns, before it stops.
+CALLS_AFTER = 5
+
+
+def _deployable(sagemaker: Any, name: str, model_data: str) -> None:
+    """A model and an endpoint config, both called ``name``."""
+    container = {
+        "Image": "bigmart:latest",
+        "ModelDataUrl": model_data,
+        "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
+    }
+    sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+    variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name, ProductionVariants=[{**variant, "InitialInstanceCount": 1}]
+    )
+
+
+@pytest.fixture(scope="module")
+def rows(real_test_csv, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("update_rows") / "rows.csv"
+    path.write_text("".join(real_test_csv.read_text().splitlines(keepends=True)[:6]))
+    return path
+
+
+def _predicted(model: str, rows: Path, tmp_path: Path) -> list[float]:
+    """``bigmart predict`` with ``model`` on ``rows``."""
+    output = tmp_path / f"{abs(hash(model))}.csv"
+    done = subprocess.run(
+        [BIGMART, "predict", "--model", model, "--input", str(rows), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return [float(line) for line in output.read_text().split()]
+
+
+class Client(threading.Thread):
+    """Invokes the endpoint without pause until stopped; keeps every answer and error."""
+
+    def __init__(self, runtime: Any, endpoint: str, body: bytes) -> None:
+        super().__init__(daemon=True)
+        self.runtime, self.endpoint, self.body = runtime, endpoint, body
+        self.answers: list[list[float]] = []
+        self.errors: list[Exception] = []
+        self.stopping = threading.Event()
+        self.answered = threading.Condition()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                answer = self.runtime.invoke_endpoint(
+                    EndpointName=self.endpoint, Body=self.body, ContentType="text/csv"
+                )
+                predictions = [float(x) for x in answer["Body"].read().split()]
+            except Exception as error:  # every failure counts
+                self.errors.append(error)
+                continue
+            with self.answered:
+                self.answers.append(predictions)
+                self.answered.notify_all()
+
+    def wait_for(self, predictions: list[float], count: int) -> None:
+        """Until ``count`` answers equal to ``predictions`` came back (or an error did)."""
+        with self.answered:
+            self.answered.wait_for(
+                lambda: (
+                    self.errors or self.answers.count(predictions) >= count or not self.is_alive()
+                )
+            )
+
+
+def test_an_update_switches_models_with_no_failed_invocation(
+    api_server, sagemaker, trained, model_archive, rows, tmp_path
+):
+    old_predictions = _predicted(trained, rows, tmp_path)
+    new_predictions = _predicted(str(model_archive), rows, tmp_path)
+    assert old_predictions != new_predictions  # else the switch could not be seen
+    _deployable(sagemaker, "upd-old", trained)
+    _deployable(sagemaker, "upd-new", f"file://{model_archive}")
+    sagemaker.create_endpoint(EndpointName="upd", EndpointConfigName="upd-old")
+    waiter = sagemaker.get_waiter("endpoint_in_service")
+    waiter.wait(EndpointName="upd", WaiterConfig=FAST_WAIT)
+    body = "\n".join(rows.read_text().splitlines()[1:]).encode()
+    client = Client(api_server.client("sagemaker-runtime"), "upd", body)
+    try:
+        client.start()
+        client.wait_for(old_predictions, 1)
+        answer = sagemaker.update_endpoint(EndpointName="upd", EndpointConfigName="upd-new")
+        assert answer["EndpointArn"].endswith(":endpoint/upd")
+        # answered once the endpoint is Updating: the waiter waits for the switch
+        waiter.wait(EndpointName="upd", WaiterConfig=FAST_WAIT)
+        described = sagemaker.describe_endpoint(EndpointName="upd")
+        assert described["EndpointStatus"] == "InService"
+        assert described["EndpointConfigName"] == "upd-new"
+        assert "FailureReason" not in described
+        client.wait_for(new_predictions, CALLS_AFTER)
+    finally:
+        client.stopping.set()
+        client.join(timeout=120)
+    assert client.errors == []
+    assert set(map(tuple, client.answers)) == {tuple(old_predictions), tuple(new_predictions)}
+    switch = client.answers.index(new_predictions)
+    assert all(p == old_predictions for p in client.answers[:switch])
+    assert all(p == new_predictions for p in client.answers[switch:])  # one switch, no return
+
+    _deployable(sagemaker, "upd-broken", "file:///nonexistent/model.tar.gz")
+    sagemaker.update_endpoint(EndpointName="upd", EndpointConfigName="upd-broken")
+    waiter.wait(EndpointName="upd", WaiterConfig=FAST_WAIT)
+    described = sagemaker.describe_endpoint(EndpointName="upd")
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == "upd-new"  # rolled back: the old one serves
+    assert "/nonexistent/model.tar.gz" in described["FailureReason"]
+    runtime = api_server.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(EndpointName="upd", Body=body, ContentType="text/csv")
+    assert [float(x) for x in answer["Body"].read().split()] == new_predictions
+    sagemaker.delete_endpoint(EndpointName="upd")
+    sagemaker.get_waiter("endpoint_deleted").wait(EndpointName="upd", WaiterConfig=FAST_WAIT)
+
+
+def test_an_update_of_a_missing_endpoint_or_to_a_missing_config_is_refused(sagemaker, trained):
+    with pytest.raises(ClientError) as refused:
+        sagemaker.update_endpoint(EndpointName="upd-absent", EndpointConfigName="upd-x")
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "upd-absent" in refused.value.response["Error"]["Message"]
+    _deployable(sagemaker, "upd-only", trained)
+    sagemaker.create_endpoint(EndpointName="upd-only", EndpointConfigName="upd-only")
+    sagemaker.get_waiter("endpoint_in_service").wait(
+        EndpointName="upd-only", WaiterConfig=FAST_WAIT
+    )
+    try:
+        with pytest.raises(ClientError) as refused:
+            sagemaker.update_endpoint(EndpointName="upd-only", EndpointConfigName="upd-absent")
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert "upd-absent" in refused.value.response["Error"]["Message"]
+        described = sagemaker.describe_endpoint(EndpointName="upd-only")
+        assert described["EndpointStatus"] == "InService"
+        assert described["EndpointConfigName"] == "upd-only"
+    finally:
+        sagemaker.delete_endpoint(EndpointName="upd-only")
