@@ -143,6 +143,26 @@ def test_fit_waits_and_streams_the_jobs_log(fitted):
     assert head["ContentLength"] > 0
 
 
+def test_a_failed_fit_raises_the_sdks_error_with_the_jobs_reason(sdk_world):
+    from sagemaker.estimator import Estimator
+    from sagemaker.exceptions import UnexpectedStatusException
+
+    sdk_world.put_object(Bucket=BUCKET, Key="bad/train.csv", Body=b"a,b\n1,2\n")
+    estimator = Estimator(
+        image_uri="bigmart:latest",
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{BUCKET}/models",
+    )
+    printed = StringIO()
+    with redirect_stdout(printed), pytest.raises(UnexpectedStatusException) as raised:
+        estimator.fit({"training": f"s3://{BUCKET}/bad/"})
+    assert "Failed. Reason: Bad training data" in str(raised.value)
+    assert "missing column(s)" in str(raised.value)
+    assert "Failed - Training job failed" in printed.getvalue()
+
+
 def test_deploy_hosts_the_model_and_predict_equals_bigmart_predict(fitted, rows, expected):
     from sagemaker.deserializers import JSONDeserializer
     from sagemaker.serializers import CSVSerializer
