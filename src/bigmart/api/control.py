@@ -22,6 +22,9 @@ from bigmart.local.requests import LOCAL_INSTANCE, arn, time_of
 from bigmart.local.sagemaker import LocalSageMaker
 
 Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: ARN resource types kept as resources (a request each) and as records (a job store kind).
+RESOURCE_KINDS = ("model", "endpoint-config")
+RECORD_KINDS = {"training-job": "training", "transform-job": "transform", "endpoint": "endpoint"}
 
 
 class ControlPlane:
@@ -58,6 +61,7 @@ class ControlPlane:
             "DescribeTransformJob": lambda r: backend.describe_transform_job(r["TransformJobName"]),
             "ListTransformJobs": lambda r: _listed(backend.list_transform_jobs(), "Transform", r),
             "StopTransformJob": lambda r: self._stop(r["TransformJobName"], "transform"),
+            "ListTags": self.list_tags,
         }
 
     def serves(self, operation: str) -> bool:
@@ -139,6 +143,31 @@ class ControlPlane:
         if status == EndpointStatus.CREATING or updating:
             raise validation(f"Cannot delete endpoint {name!r} while it is {status}.")
         return self.backend.delete_endpoint(name)
+
+    # -- tags ------------------------------------------------------------------------------
+
+    def list_tags(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The Tags a resource was created with (the SDK's ``Estimator.attach`` and
+        ``update_endpoint`` read them back)."""
+        resource = request["ResourceArn"]
+        kind, _, lowered = resource.split(":", 5)[-1].partition("/")
+        parameters = self._tagged(kind, lowered)
+        if parameters is None:
+            raise validation(f"Requested resource not found: {resource}")
+        return {"Tags": list(parameters.get("Tags") or [])}
+
+    def _tagged(self, kind: str, lowered: str) -> Mapping[str, Any] | None:
+        """The request a resource was created with, found by its ARN's ``kind`` and name
+        (an ARN has the name in lower case, as on SageMaker)."""
+        if kind in RESOURCE_KINDS:
+            for name, request, _ in self.backend.store.list_resources(kind):
+                if name.lower() == lowered:
+                    return request
+        elif kind in RECORD_KINDS:
+            for record in self.backend.store.list(RECORD_KINDS[kind]):
+                if record.name.lower() == lowered and record.status != EndpointStatus.DELETED:
+                    return record.parameters
+        return None
 
     # -- List answers of models and endpoint configs ---------------------------------------
 

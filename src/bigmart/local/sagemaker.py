@@ -101,8 +101,11 @@ class LocalSageMaker(LocalEndpoints):
         answer: dict[str, Any] = {
             **{key: value for key, value in request.items() if key != "Tags"},
             "TrainingJobArn": arn("training-job", record.name),
+            # SageMaker always answers a KmsKeyId ("" when none); Estimator.attach reads it.
+            "OutputDataConfig": {"KmsKeyId": "", **request.get("OutputDataConfig", {})},
             "TrainingJobStatus": record.status,
             "SecondaryStatus": _secondary_status(record.status),
+            "SecondaryStatusTransitions": _secondary_transitions(record),
             "ModelArtifacts": {"S3ModelArtifacts": record.artifacts.get("model", "")},
             "CreationTime": time_of(record.created),
             "TrainingStartTime": time_of(record.created),
@@ -113,6 +116,8 @@ class LocalSageMaker(LocalEndpoints):
                 if isinstance(value, int | float) and math.isfinite(value)
             ],
         }
+        if record.ended:
+            answer["TrainingTimeInSeconds"] = max(1, round(record.ended - record.created))
         return _with_ending(answer, record, "TrainingEndTime")
 
     def list_training_jobs(self, **_: Any) -> dict[str, Any]:
@@ -278,6 +283,35 @@ class LocalSageMaker(LocalEndpoints):
 
 def _secondary_status(status: str) -> str:
     return "Training" if status == JobStatus.IN_PROGRESS else status
+
+
+#: SageMaker's StatusMessage of each secondary status a local job passes through.
+SECONDARY_MESSAGES = {
+    "Training": "Training image download completed. Training in progress.",
+    JobStatus.COMPLETED: "Training job completed",
+    JobStatus.FAILED: "Training job failed",
+    JobStatus.STOPPED: "Training job stopped",
+}
+
+
+def _secondary_transitions(record: JobRecord) -> list[dict[str, Any]]:
+    """SecondaryStatusTransitions, as the SDK's ``fit()`` prints them: the job trains from
+    its creation (staging and ``train`` are one step here), then ends in its status."""
+    training: dict[str, Any] = {
+        "Status": "Training",
+        "StartTime": time_of(record.created),
+        "StatusMessage": SECONDARY_MESSAGES["Training"],
+    }
+    if record.status not in JobStatus.TERMINAL:
+        return [training]
+    ended = time_of(record.ended or record.created)
+    final = {
+        "Status": record.status,
+        "StartTime": ended,
+        "EndTime": ended,
+        "StatusMessage": SECONDARY_MESSAGES[record.status],
+    }
+    return [{**training, "EndTime": ended}, final]
 
 
 def _with_ending(answer: dict[str, Any], record: JobRecord, end_field: str) -> dict[str, Any]:

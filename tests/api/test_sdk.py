@@ -1,0 +1,223 @@
+"""The SageMaker Python SDK v2, unmodified, against ``bigmart api``: ``Estimator.fit`` streams
+the job's log, ``deploy`` hosts the model, ``Predictor.predict`` answers as ``bigmart predict``
+does on the same archive, ``Estimator.attach`` reads the job and its tags back and its
+``Transformer.transform`` writes each ``.out`` to the default bucket. The SDK is pointed
+here by boto3's standard variables only (S3 and STS at the moto server), plus the SDK's own
+defaults file for the default bucket's name, as a user's script would be."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+
+from support.aws_server import OTHER_CREDENTIAL_SOURCES, REGION, MotoServer
+from support.cli import BIGMART
+
+from .conftest import ROLE, running_api
+
+BUCKET = "sdk-data"
+DEFAULT_BUCKET = "sdk-default"
+HYPERPARAMETERS = {"n_estimators": 5, "max_depth": 4}
+TAGS = [{"Key": "project", "Value": "bigmart"}]
+#: The SDK's defaults file (found through its variable SAGEMAKER_USER_CONFIG_OVERRIDE): no
+#: telemetry calls, and the default bucket named, because the SDK looks the account up with
+#: an STS client given an explicit AWS endpoint URL, which no variable overrides.
+SDK_CONFIG = f"""\
+SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      TelemetryOptOut: true
+      Session:
+        DefaultS3Bucket: {DEFAULT_BUCKET}
+"""
+
+
+@dataclass
+class Fitted:
+    """What a user's script has after ``fit``: the estimator and what it printed (and the
+    test's S3 client)."""
+
+    estimator: Any
+    printed: str
+    s3: Any
+
+
+def sdk_environment(api: str, moto: MotoServer, config: Path) -> dict[str, str]:
+    """What a user exports: boto3's standard variables, the api for SageMaker, its runtime
+    and CloudWatch Logs, moto for S3 and STS (no catch-all AWS_ENDPOINT_URL)."""
+    isolated = {k: v for k, v in moto.environment().items() if k != "AWS_ENDPOINT_URL"}
+    return {
+        **isolated,
+        "AWS_ENDPOINT_URL_SAGEMAKER": api,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": api,
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": api,
+        "AWS_ENDPOINT_URL_S3": moto.url,
+        "AWS_ENDPOINT_URL_STS": moto.url,
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+    }
+
+
+@pytest.fixture(scope="module")
+def sdk_world(moto, synthetic_csv, tmp_path_factory) -> Iterator[Any]:
+    """moto's S3 with the training data, a ``bigmart api`` using it, and this process's
+    environment set as ``sdk_environment``: the S3 client the test reads results with."""
+    moto.reset()
+    config = tmp_path_factory.mktemp("sdk_config") / "config.yaml"
+    config.write_text(SDK_CONFIG)
+    home = tmp_path_factory.mktemp("sdk_home")
+    with running_api(home, moto.environment()) as server, pytest.MonkeyPatch.context() as patch:
+        for key in (*OTHER_CREDENTIAL_SOURCES, "AWS_ENDPOINT_URL"):
+            patch.delenv(key, raising=False)
+        for key, value in sdk_environment(server.url, moto, config).items():
+            patch.setenv(key, value)
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.upload_file(str(synthetic_csv), BUCKET, "train/train.csv")
+        yield s3
+
+
+@pytest.fixture(scope="module")
+def fitted(sdk_world) -> Fitted:
+    """``Estimator.fit`` as the SDK's docs write it, waiting and streaming the log."""
+    from sagemaker.estimator import Estimator
+
+    estimator = Estimator(
+        image_uri="bigmart:latest",
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{BUCKET}/models",
+        hyperparameters=HYPERPARAMETERS,
+        tags=TAGS,
+    )
+    printed = StringIO()
+    with redirect_stdout(printed):
+        estimator.fit({"training": f"s3://{BUCKET}/train/"})
+    return Fitted(estimator, printed.getvalue(), sdk_world)
+
+
+@pytest.fixture(scope="module")
+def rows(real_test_csv) -> pd.DataFrame:
+    """Twenty real rows, as a user hands them to ``predict``."""
+    return pd.read_csv(real_test_csv, nrows=20)
+
+
+@pytest.fixture(scope="module")
+def expected(fitted, rows, tmp_path_factory) -> list[float]:
+    """``bigmart predict`` on the job's model.tar.gz, downloaded from S3."""
+    folder = tmp_path_factory.mktemp("sdk_expected")
+    bucket, _, key = fitted.estimator.model_data.removeprefix("s3://").partition("/")
+    fitted.s3.download_file(bucket, key, str(folder / "model.tar.gz"))
+    rows.to_csv(folder / "rows.csv", index=False)
+    model, given, output = folder / "model.tar.gz", folder / "rows.csv", folder / "out.csv"
+    done = subprocess.run(
+        [BIGMART, "predict", "--model", str(model), "--input", str(given), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return [float(line) for line in output.read_text().split()]
+
+
+def test_fit_waits_and_streams_the_jobs_log(fitted):
+    job = fitted.estimator.latest_training_job.name
+    assert job.startswith("bigmart-")  # the SDK named it after the image
+    assert "this job runs the installed bigmart" in fitted.printed
+    assert any(
+        line.startswith("read ") and "training rows" in line for line in fitted.printed.splitlines()
+    ), fitted.printed
+    assert "Completed - Training job completed" in fitted.printed
+    assert fitted.estimator.model_data == f"s3://{BUCKET}/models/{job}/output/model.tar.gz"
+    head = fitted.s3.head_object(Bucket=BUCKET, Key=f"models/{job}/output/model.tar.gz")
+    assert head["ContentLength"] > 0
+
+
+def test_a_failed_fit_raises_the_sdks_error_with_the_jobs_reason(sdk_world):
+    from sagemaker.estimator import Estimator
+    from sagemaker.exceptions import UnexpectedStatusException
+
+    sdk_world.put_object(Bucket=BUCKET, Key="bad/train.csv", Body=b"a,b\n1,2\n")
+    estimator = Estimator(
+        image_uri="bigmart:latest",
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{BUCKET}/models",
+    )
+    printed = StringIO()
+    with redirect_stdout(printed), pytest.raises(UnexpectedStatusException) as raised:
+        estimator.fit({"training": f"s3://{BUCKET}/bad/"})
+    assert "Failed. Reason: Bad training data" in str(raised.value)
+    assert "missing column(s)" in str(raised.value)
+    assert "Failed - Training job failed" in printed.getvalue()
+
+
+def test_deploy_hosts_the_model_and_predict_equals_bigmart_predict(fitted, rows, expected):
+    from sagemaker.deserializers import JSONDeserializer
+    from sagemaker.serializers import CSVSerializer
+
+    predictor = fitted.estimator.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        serializer=CSVSerializer(),
+        deserializer=JSONDeserializer(),
+    )
+    try:
+        answer = predictor.predict(rows)
+    finally:
+        predictor.delete_endpoint()
+    assert answer["predictions"] == expected
+    client = fitted.estimator.sagemaker_session.sagemaker_client
+    live = [e["EndpointName"] for e in client.list_endpoints()["Endpoints"]]
+    assert predictor.endpoint_name not in live
+
+
+def test_an_attached_estimators_transformer_writes_each_objects_out_to_s3(fitted, rows, expected):
+    """A later script attaches to the finished job (Describe and ListTags) and batch
+    transforms into the session's default bucket."""
+    from sagemaker.estimator import Estimator
+
+    job = fitted.estimator.latest_training_job.name
+    attached = Estimator.attach(job)
+    assert attached.model_data == fitted.estimator.model_data
+    assert attached.tags == TAGS
+    assert attached.hyperparameters() == {k: str(v) for k, v in HYPERPARAMETERS.items()}
+    fitted.s3.put_object(
+        Bucket=BUCKET, Key="in/rows.csv", Body=rows.to_csv(index=False, header=False).encode()
+    )
+    transformer = attached.transformer(
+        instance_count=1, instance_type="ml.m5.large", assemble_with="Line"
+    )
+    printed = StringIO()
+    with redirect_stdout(printed):
+        transformer.transform(
+            f"s3://{BUCKET}/in/", content_type="text/csv", split_type="Line", wait=True, logs=True
+        )
+    assert "this job runs the installed bigmart" in printed.getvalue()
+    assert "1 input object(s)" in printed.getvalue()
+    name = transformer.latest_transform_job.name
+    described = transformer.sagemaker_session.describe_transform_job(name)
+    assert described["TransformJobStatus"] == "Completed"
+    assert transformer.output_path == f"s3://{DEFAULT_BUCKET}/{name}"
+    out = fitted.s3.get_object(Bucket=DEFAULT_BUCKET, Key=f"{name}/rows.csv.out")["Body"].read()
+    assert [float(x) for x in out.decode().split()] == expected
+
+
+def test_list_tags_of_a_missing_resource_is_a_validation_exception(fitted):
+    client = fitted.estimator.sagemaker_session.sagemaker_client
+    job_arn = fitted.estimator.latest_training_job.describe()["TrainingJobArn"]
+    assert client.list_tags(ResourceArn=job_arn)["Tags"] == TAGS
+    missing = job_arn.replace(":training-job/", ":model/")
+    with pytest.raises(client.exceptions.ClientError, match="ValidationException"):
+        client.list_tags(ResourceArn=missing)
