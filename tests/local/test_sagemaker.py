@@ -12,6 +12,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from bigmart.local.job_logs import TRANSFORM_LOG_GROUP, describe_log_streams, get_log_events
 from bigmart.local.jobs import JobStore
 from bigmart.local.lifecycle import RequestRefused
 from bigmart.local.requests import (
@@ -129,6 +130,15 @@ def test_a_transform_job_runs_with_a_model_and_is_described(backend, trained_mod
     _valid("DescribeTransformJob", described)
     assert described["TransformJobStatus"] == "Completed"
     assert float((tmp_path / "out" / "rows.csv.out").read_text()) > 0
+    # The job's log (what `bigmart api` serves as CloudWatch Logs) ends with each object's
+    # outcome and the job's, as a reader following it needs.
+    (stream,) = describe_log_streams(backend.store.home, TRANSFORM_LOG_GROUP, "score-1/")
+    page = get_log_events(
+        backend.store.home, TRANSFORM_LOG_GROUP, stream["logStreamName"], start_from_head=True
+    )
+    messages = [event["message"] for event in page["events"]]
+    assert any(m.startswith("Completed ") and m.endswith("(1 records)") for m in messages)
+    assert messages[-1].startswith("Completed: 1 records")
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,11 @@ class LocalSageMaker(LocalEndpoints):
                 "report": str(result.report),
                 "objects": [vars(o) for o in result.outcomes],
             }
+            for done in result.outcomes:  # the CLI prints these from the record itself
+                where = f"line {done.line}: " if done.line else ""
+                detail = f"{done.records:,} records" if not done.reason else where + done.reason
+                echo.stream_only(f"{done.status} {done.input} -> {done.output} ({detail})")
+            echo.stream_only(f"{result.status}: {result.records:,} records in {rate:,.0f}/s")
             if result.status != JobStatus.COMPLETED:
                 outcome.fail(result.failure_reason or "the transform failed", result.status)
         return {"TransformJobArn": arn("transform-job", name)}
@@ -224,21 +230,18 @@ class LocalSageMaker(LocalEndpoints):
     @contextmanager
     def _job_log(
         self, name: str, group: str, stream: Callable[[str, float], str], image: str
-    ) -> Iterator[Echo]:
+    ) -> Iterator[JobLog]:
         """The job's log: to ``echo`` and, as on SageMaker, to its CloudWatch-style stream
         (``job_logs``), named from the record's creation time so Describe can find it."""
         record = self.store.get(name)
         started = record.created if record is not None else time.time()
         with LogWriter(self.store.home, group, stream(name, started)) as log:
-
-            def both(line: str) -> None:
-                self.echo(line)
-                log(line)
-
+            job_log = JobLog(self.echo, log)
             if self.engine == "process":
-                # Said in the job's own log (what `bigmart api` users read), not on the CLI.
-                log(f"engine process: this job runs the installed bigmart, not {image!r}")
-            yield both
+                job_log.stream_only(
+                    f"engine process: this job runs the installed bigmart, not {image!r}"
+                )
+            yield job_log
 
     def _record(self, name: str, kind: str) -> JobRecord:
         record = self.store.get(name)
@@ -279,6 +282,23 @@ class LocalSageMaker(LocalEndpoints):
                 storage.upload_file(path, destination)
                 artifacts[key] = destination
         return artifacts
+
+
+@dataclass
+class JobLog:
+    """A running job's log: ``echo`` (the terminal, for the CLI) and the job's stream."""
+
+    echo: Echo
+    stream: Echo
+
+    def __call__(self, line: str) -> None:
+        self.echo(line)
+        self.stream(line)
+
+    def stream_only(self, line: str) -> None:
+        """A line for the job's log readers (``bigmart api``, the SDK) alone: the CLI shows
+        the same from the record, or has no use for it."""
+        self.stream(line)
 
 
 def _secondary_status(status: str) -> str:
