@@ -11,24 +11,26 @@ NameContains / StatusEquals / SortOrder.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from bigmart.api.errors import unknown_operation, validation
+from bigmart.api.errors import validation
+from bigmart.api.plane import Operation, Plane
 from bigmart.api.workers import Workers
 from bigmart.contract import EndpointStatus, JobStatus
 from bigmart.local.requests import LOCAL_INSTANCE, arn, time_of
 from bigmart.local.sagemaker import LocalSageMaker
 
-Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
 #: ARN resource types kept as resources (a request each) and as records (a job store kind).
 RESOURCE_KINDS = ("model", "endpoint-config")
 RECORD_KINDS = {"training-job": "training", "transform-job": "transform", "endpoint": "endpoint"}
 
 
-class ControlPlane:
+class ControlPlane(Plane):
     """The operations ``bigmart api`` serves, by SageMaker's operation name."""
+
+    target = "SageMaker"
 
     def __init__(self, backend: LocalSageMaker, workers: Workers) -> None:
         self.backend = backend
@@ -63,15 +65,6 @@ class ControlPlane:
             "StopTransformJob": lambda r: self._stop(r["TransformJobName"], "transform"),
             "ListTags": self.list_tags,
         }
-
-    def serves(self, operation: str) -> bool:
-        return operation in self.operations
-
-    def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
-        handler = self.operations.get(operation)
-        if handler is None:
-            raise unknown_operation(f"SageMaker.{operation}")
-        return handler(request)
 
     # -- jobs and endpoints: run in a worker -----------------------------------------------
 

@@ -8,19 +8,20 @@ here from the streams local jobs write, with CloudWatch's error codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bigmart.api.errors import ApiError, unknown_operation
+from bigmart.api.errors import ApiError
+from bigmart.api.plane import Operation, Plane
 from bigmart.local.job_logs import LogNotFound, describe_log_streams, get_log_events
 from bigmart.local.jobs import RequestRefused
 
-Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
 
-
-class LogsPlane:
+class LogsPlane(Plane):
     """The two CloudWatch Logs operations a job's log is read with."""
+
+    target = "Logs_20140328"
 
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -29,15 +30,10 @@ class LogsPlane:
             "GetLogEvents": self.get_log_events,
         }
 
-    def serves(self, operation: str) -> bool:
-        return operation in self.operations
-
     def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
-        handler = self.operations.get(operation)
-        if handler is None:
-            raise unknown_operation(f"Logs_20140328.{operation}")
+        """CloudWatch's error codes for a missing log and a bad parameter."""
         try:
-            return handler(request)
+            return super().call(operation, request)
         except LogNotFound as error:
             raise ApiError("ResourceNotFoundException", str(error)) from None
         except RequestRefused as error:
