@@ -107,6 +107,12 @@ def batch_strategy_from_env(value: object) -> str | None:
     return BATCH_STRATEGY_FROM_ENV.get(str(value).strip().upper())
 
 
+#: The CloudWatch Logs groups SageMaker writes a job's or an endpoint's log to.
+TRAINING_LOG_GROUP: Final = "/aws/sagemaker/TrainingJobs"
+TRANSFORM_LOG_GROUP: Final = "/aws/sagemaker/TransformJobs"
+ENDPOINT_LOG_GROUP: Final = "/aws/sagemaker/Endpoints/{name}"
+
+
 #: The option values a transform's split, assembly, join and compression take.
 LINE: Final = "Line"
 NONE: Final = "None"

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bigmart.aws.errors import EndpointFailed
-from bigmart.aws.logs import ENDPOINT_LOG_GROUP, Echo, LogTail, follow
+from bigmart.aws.logs import Echo, LogTail, follow
 from bigmart.aws.names import (
     RequestError,
     check_environment,
@@ -22,7 +22,13 @@ from bigmart.aws.names import (
     check_role_arn,
     check_s3_uri,
 )
-from bigmart.contract import MIB, REALTIME_MAX_PAYLOAD_MB, EndpointStatus, check_name
+from bigmart.contract import (
+    ENDPOINT_LOG_GROUP,
+    MIB,
+    REALTIME_MAX_PAYLOAD_MB,
+    EndpointStatus,
+    check_name,
+)
 from bigmart.local import requests
 from bigmart.local.requests import VARIANT
 

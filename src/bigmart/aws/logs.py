@@ -17,10 +17,6 @@ from botocore.exceptions import ClientError
 from bigmart.aws.errors import explain
 from bigmart.local.lifecycle import Echo
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
-ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{name}"
-
 
 class LogTail:
     """Echo each new event of every stream under ``prefix`` in ``group``, exactly once.

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bigmart.aws.errors import JobFailed
-from bigmart.aws.logs import TRAINING_LOG_GROUP, Echo, LogTail, follow
+from bigmart.aws.logs import Echo, LogTail, follow
 from bigmart.aws.names import (
     CHANNEL_NAME,
     RequestError,
@@ -20,7 +20,7 @@ from bigmart.aws.names import (
     check_role_arn,
     check_s3_uri,
 )
-from bigmart.contract import JobStatus, check_name
+from bigmart.contract import TRAINING_LOG_GROUP, JobStatus, check_name
 from bigmart.local import requests
 
 MAX_HYPERPARAMETERS = 100

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from bigmart.aws.errors import JobFailed
-from bigmart.aws.logs import TRANSFORM_LOG_GROUP, Echo, LogTail, follow
+from bigmart.aws.logs import Echo, LogTail, follow
 from bigmart.aws.names import (
     check_environment,
     check_instance,
     check_s3_uri,
 )
-from bigmart.contract import JobStatus, check_name
+from bigmart.contract import TRANSFORM_LOG_GROUP, JobStatus, check_name
 from bigmart.local import requests
 from bigmart.local.transform.options import TransformOptions
 

@@ -25,10 +25,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from bigmart.contract import TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP
 from bigmart.local.jobs import RequestRefused
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 LOG_GROUPS = (TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP)
 #: GetLogEvents' default and largest page (CloudWatch also stops at 1 MB: see MAX_PAGE_BYTES).
 MAX_EVENTS = 10_000
