@@ -52,7 +52,18 @@ def test_a_training_job_answers_at_once_runs_in_the_background_and_is_waited_for
     assert done["TrainingEndTime"] >= done["CreationTime"]
     listed = valid("ListTrainingJobs", sagemaker.list_training_jobs(NameContains="api-fit"))
     assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["api-fit"]
-    assert (api_server.home / "logs" / "api-fit.log").read_text().strip()
+    logs = api_server.client("logs")
+    (stream,) = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="api-fit/"
+    )["logStreams"]
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs",
+        logStreamName=stream["logStreamName"],
+        startFromHead=True,
+    )["events"]
+    assert any("validation:rmse" in event["message"] for event in events)
+    # the job's log is its stream; the api keeps no second copy of it
+    assert not (api_server.home / "logs" / "api-fit.log").exists()
 
 
 def test_a_stopped_training_job_ends_stopped(api_server, sagemaker, synthetic_csv, tmp_path):

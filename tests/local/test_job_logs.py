@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bigmart.local import job_logs
 from bigmart.local.job_logs import (
     TRAINING_LOG_GROUP,
     TRANSFORM_LOG_GROUP,
     LogWriter,
+    MetricsCache,
     describe_log_streams,
     final_metrics,
     get_log_events,
@@ -151,3 +153,19 @@ def test_final_metrics_are_the_last_value_each_metric_regex_reads():
     found = final_metrics(lines, METRIC_DEFINITIONS)
     assert found.get("validation:rmse") == 1080.125
     assert all(isinstance(value, float) for value in found.values())
+
+
+def test_the_metrics_cache_reads_a_stream_again_only_when_it_grew(tmp_path, monkeypatch):
+    _write(tmp_path, "job/algo-1-1", ["validation:rmse=1090.25;"])
+    path = stream_path(tmp_path, TRAINING_LOG_GROUP, "job/algo-1-1")
+    cache = MetricsCache()
+    reads = []
+    real = job_logs.read_messages
+    monkeypatch.setattr(job_logs, "read_messages", lambda p: reads.append(p) or real(p))
+
+    assert cache.read(path, METRIC_DEFINITIONS)["validation:rmse"] == 1090.25
+    assert cache.read(path, METRIC_DEFINITIONS)["validation:rmse"] == 1090.25
+    assert len(reads) == 1  # the second Describe did not read the log again
+    _write(tmp_path, "job/algo-1-1", ["validation:rmse=1080.5;"])
+    assert cache.read(path, METRIC_DEFINITIONS)["validation:rmse"] == 1080.5
+    assert len(reads) == 2

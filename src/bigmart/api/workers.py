@@ -33,6 +33,8 @@ from bigmart.local.lifecycle import Terminated
 from bigmart.local.sagemaker import LocalSageMaker
 
 CONTEXT = multiprocessing.get_context("spawn")
+#: Backend calls whose log is a CloudWatch-style stream of their own (``local.job_logs``).
+STREAMED = frozenset({"create_training_job", "create_transform_job"})
 #: How long ``close`` waits for stopped workers to record their end.
 CLOSE_SECONDS = 40.0
 
@@ -142,7 +144,10 @@ def run_worker(
 ) -> None:
     """A worker's whole life: one Create call of the local backend, to its end."""
     store = AnnouncingStore(home, connection)
-    backend = LocalSageMaker(store, engine=engine, echo=JobLog(home, name).write)
+    # A training or transform job's lines already go to its CloudWatch-style stream
+    # (``job_logs``); an endpoint call's have no stream, so they are kept in a file.
+    kept = None if method in STREAMED else home / "logs" / f"{name}.log"
+    backend = LocalSageMaker(store, engine=engine, echo=JobLog(name, kept).write)
     try:
         getattr(backend, method)(request, **options)
     except BigmartError as error:
@@ -159,15 +164,17 @@ def run_worker(
 
 
 class JobLog:
-    """A job's log, appended to ``<state>/logs/<name>.log`` (a reused endpoint name
-    continues it), and to the server's output prefixed by the job's name."""
+    """A worker's lines on the server's output, prefixed by the job's name, and appended to
+    ``path`` when given (``<state>/logs/<name>.log``: a reused endpoint name continues it)."""
 
-    def __init__(self, home: Path, name: str) -> None:
+    def __init__(self, name: str, path: Path | None) -> None:
         self.name = name
-        self.path = home / "logs" / f"{name}.log"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, line: str) -> None:
-        with self.path.open("a") as log:
-            log.write(line + "\n")
+        if self.path is not None:
+            with self.path.open("a") as log:
+                log.write(line + "\n")
         print(f"[{self.name}] {line}", file=sys.stdout, flush=True)

@@ -184,6 +184,33 @@ def final_metrics(
     return found
 
 
+class MetricsCache:
+    """``final_metrics`` of a stream, read again only when the stream has grown: a waiter or
+    the SDK polls DescribeTrainingJob every few seconds, and a finished job's log no longer
+    changes. Holds the last ``size`` streams read."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._found: dict[tuple[Path, str], tuple[tuple[int, int], dict[str, float]]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, path: Path, definitions: Sequence[Mapping[str, str]]) -> dict[str, float]:
+        stat = path.stat()
+        version = (stat.st_size, stat.st_mtime_ns)
+        key = (path, json.dumps(definitions, sort_keys=True))
+        with self._lock:
+            known = self._found.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+        found = final_metrics(read_messages(path), definitions)
+        with self._lock:
+            self._found.pop(key, None)
+            self._found[key] = (version, found)
+            while len(self._found) > self.size:
+                del self._found[next(iter(self._found))]
+        return found
+
+
 def read_messages(path: Path) -> Iterator[str]:
     """Every message of a stream's file, oldest first."""
     return (event["message"] for event in _read(path))

@@ -28,8 +28,7 @@ from bigmart.local.job_logs import (
     TRAINING_LOG_GROUP,
     TRANSFORM_LOG_GROUP,
     LogWriter,
-    final_metrics,
-    read_messages,
+    MetricsCache,
     stream_path,
     training_stream,
     transform_stream,
@@ -54,6 +53,7 @@ class LocalSageMaker(LocalEndpoints):
         self.store = store
         self.engine = engine
         self.echo = echo
+        self._metrics_cache = MetricsCache()
 
     # -- training jobs -------------------------------------------------------------------
 
@@ -225,7 +225,7 @@ class LocalSageMaker(LocalEndpoints):
         )
         if not definitions or not stream.exists():
             return record.metrics
-        return final_metrics(read_messages(stream), definitions)
+        return self._metrics_cache.read(stream, definitions)
 
     @contextmanager
     def _job_log(

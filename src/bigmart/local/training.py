@@ -73,21 +73,28 @@ def prepare_job(
         )
     )
     for name, source in channels.items():
-        folder = paths.channel(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        source = source.resolve()
-        target = folder / source.name
-        if copy_data and source.is_dir():
-            # Links are copied as links: followed, a loop (``latest -> .``) would recurse
-            # without end here; inside the container ``train`` reads each real file once
-            # and refuses a link that leads out of the data (it dangles there).
-            shutil.copytree(source, target, symlinks=True)
-        elif copy_data:
-            shutil.copyfile(source, target)
-        else:
-            # A link, not a copy: SageMaker copies from S3, but a local file is already here.
-            target.symlink_to(source, target_is_directory=source.is_dir())
+        _fill_channel(paths.channel(name), source.resolve(), copy_data=copy_data)
     return paths
+
+
+def _fill_channel(folder: Path, source: Path, *, copy_data: bool) -> None:
+    """Make ``source`` the channel as SageMaker fills one: a folder's contents are the
+    channel's (an S3 prefix's keys land relative to it), a single file lands inside it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir() and copy_data:
+        # Links are copied as links: followed, a loop (``latest -> .``) would recurse
+        # without end here; inside the container ``train`` reads each real file once
+        # and refuses a link that leads out of the data (it dangles there).
+        shutil.copytree(source, folder, symlinks=True)
+    elif source.is_dir():
+        # A link, not a copy: SageMaker copies from S3, but a local folder is already here.
+        folder.symlink_to(source, target_is_directory=True)
+    else:
+        folder.mkdir(exist_ok=True)
+        if copy_data:
+            shutil.copyfile(source, folder / source.name)
+        else:
+            (folder / source.name).symlink_to(source)
 
 
 def run_training_job(
