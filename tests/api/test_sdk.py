@@ -3,10 +3,15 @@ the job's log, ``deploy`` hosts the model, ``Predictor.predict`` answers as ``bi
 does on the same archive, ``Estimator.attach`` reads the job and its tags back and its
 ``Transformer.transform`` writes each ``.out`` to the default bucket. The SDK is pointed
 here by boto3's standard variables only (S3 and STS at the moto server), plus the SDK's own
-defaults file for the default bucket's name, as a user's script would be."""
+defaults file for the default bucket's name, as a user's script would be.
+
+Run with each of ``BIGMART_TEST_ENGINES`` (``process`` unless CI set it): with ``podman``
+the api runs the project's image where the SDK names ``bigmart:latest`` (``--image-map``),
+as scripts/test's step 4 does."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import redirect_stdout
@@ -24,6 +29,10 @@ from support.cli import BIGMART
 
 from .conftest import ROLE, running_api
 
+ENGINES = [e for e in os.environ.get("BIGMART_TEST_ENGINES", "process").split(",") if e]
+IMAGE = os.environ.get("BIGMART_TEST_IMAGE", "localhost/bigmart:latest")
+#: What the process engine says in each job's log (a container's log is its own).
+PROCESS_NOTE = "this job runs the installed bigmart"
 BUCKET = "sdk-data"
 DEFAULT_BUCKET = "sdk-default"
 HYPERPARAMETERS = {"n_estimators": 5, "max_depth": 4}
@@ -45,11 +54,12 @@ SageMaker:
 @dataclass
 class Fitted:
     """What a user's script has after ``fit``: the estimator and what it printed (and the
-    test's S3 client)."""
+    test's S3 client and the api's engine)."""
 
     estimator: Any
     printed: str
     s3: Any
+    engine: str
 
 
 def sdk_environment(api: str, moto: MotoServer, config: Path) -> dict[str, str]:
@@ -67,15 +77,30 @@ def sdk_environment(api: str, moto: MotoServer, config: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def sdk_world(moto, synthetic_csv, tmp_path_factory) -> Iterator[Any]:
-    """moto's S3 with the training data, a ``bigmart api`` using it, and this process's
-    environment set as ``sdk_environment``: the S3 client the test reads results with."""
+@dataclass
+class World:
+    """moto's S3 client (what the test reads results with) and the api's engine."""
+
+    s3: Any
+    engine: str
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def sdk_world(request, moto, synthetic_csv, tmp_path_factory) -> Iterator[World]:
+    """moto's S3 with the training data, a ``bigmart api`` using it with one engine, and this
+    process's environment set as ``sdk_environment``."""
+    engine = request.param
     moto.reset()
     config = tmp_path_factory.mktemp("sdk_config") / "config.yaml"
     config.write_text(SDK_CONFIG)
     home = tmp_path_factory.mktemp("sdk_home")
-    with running_api(home, moto.environment()) as server, pytest.MonkeyPatch.context() as patch:
+    options = ["--engine", engine]
+    if engine != "process":
+        options += ["--image-map", f"bigmart:latest={IMAGE}"]
+    with (
+        running_api(home, moto.environment(), *options) as server,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         for key in (*OTHER_CREDENTIAL_SOURCES, "AWS_ENDPOINT_URL"):
             patch.delenv(key, raising=False)
         for key, value in sdk_environment(server.url, moto, config).items():
@@ -83,7 +108,7 @@ def sdk_world(moto, synthetic_csv, tmp_path_factory) -> Iterator[Any]:
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.upload_file(str(synthetic_csv), BUCKET, "train/train.csv")
-        yield s3
+        yield World(s3, engine)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +128,7 @@ def fitted(sdk_world) -> Fitted:
     printed = StringIO()
     with redirect_stdout(printed):
         estimator.fit({"training": f"s3://{BUCKET}/train/"})
-    return Fitted(estimator, printed.getvalue(), sdk_world)
+    return Fitted(estimator, printed.getvalue(), sdk_world.s3, sdk_world.engine)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +158,7 @@ def expected(fitted, rows, tmp_path_factory) -> list[float]:
 def test_fit_waits_and_streams_the_jobs_log(fitted):
     job = fitted.estimator.latest_training_job.name
     assert job.startswith("bigmart-")  # the SDK named it after the image
-    assert "this job runs the installed bigmart" in fitted.printed
+    assert (PROCESS_NOTE in fitted.printed) == (fitted.engine == "process")
     assert any(
         line.startswith("read ") and "training rows" in line for line in fitted.printed.splitlines()
     ), fitted.printed
@@ -147,7 +172,7 @@ def test_a_failed_fit_raises_the_sdks_error_with_the_jobs_reason(sdk_world):
     from sagemaker.estimator import Estimator
     from sagemaker.exceptions import UnexpectedStatusException
 
-    sdk_world.put_object(Bucket=BUCKET, Key="bad/train.csv", Body=b"a,b\n1,2\n")
+    sdk_world.s3.put_object(Bucket=BUCKET, Key="bad/train.csv", Body=b"a,b\n1,2\n")
     estimator = Estimator(
         image_uri="bigmart:latest",
         role=ROLE,
@@ -204,7 +229,7 @@ def test_an_attached_estimators_transformer_writes_each_objects_out_to_s3(fitted
         transformer.transform(
             f"s3://{BUCKET}/in/", content_type="text/csv", split_type="Line", wait=True, logs=True
         )
-    assert "this job runs the installed bigmart" in printed.getvalue()
+    assert (PROCESS_NOTE in printed.getvalue()) == (fitted.engine == "process")
     assert "1 input object(s)" in printed.getvalue()
     name = transformer.latest_transform_job.name
     described = transformer.sagemaker_session.describe_transform_job(name)
