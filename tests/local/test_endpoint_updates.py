@@ -1,11 +1,14 @@
 """UpdateEndpoint on the local backend: blue/green with real servers, an update that fails or
 is interrupted leaves the old config serving, and one killed outright (SIGKILL) is rolled
-back by the next reader; a deletion waits for no update, it is refused meanwhile."""
+back by the next reader; DeleteEndpoint meanwhile is refused, as on SageMaker."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -14,7 +17,16 @@ from bigmart.local.endpoint_servers import EndpointServer, start_server
 from bigmart.local.jobs import OWNER_GONE
 from bigmart.local.lifecycle import RequestRefused
 from bigmart.local.processes import ProcessIdentity
+from bigmart.local.sagemaker import LocalSageMaker
 from support.endpoints import LINE, Gate, deployable, standby, start_update, until
+
+
+def _serving_again(backend: LocalSageMaker, config: str, reason: str) -> None:
+    """Endpoint ``ep`` is InService on ``config`` again, ``reason`` in its FailureReason."""
+    described = backend.describe_endpoint("ep")
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == config
+    assert reason in described["FailureReason"]
 
 
 def test_an_update_serves_the_new_config_on_a_new_server_and_stops_the_old(
@@ -62,10 +74,7 @@ def test_an_update_whose_server_cannot_start_leaves_the_old_config_serving(
         old = backend.endpoint_server("ep")
         before = backend.invoke_endpoint("ep", LINE)["Body"]
         backend.update_endpoint({"EndpointName": "ep", "EndpointConfigName": "broken"})
-        described = backend.describe_endpoint("ep")
-        assert described["EndpointStatus"] == "InService"
-        assert described["EndpointConfigName"] == "first"
-        assert "/nonexistent/model.tar.gz" in described["FailureReason"]
+        _serving_again(backend, "first", "/nonexistent/model.tar.gz")
         assert backend.endpoint_server("ep") == old and old.answers()
         assert backend.invoke_endpoint("ep", LINE)["Body"] == before
         # a later update that succeeds clears the reason
@@ -141,44 +150,64 @@ def test_an_update_interrupted_at_the_switch_keeps_the_old_server_and_stops_the_
         monkeypatch.setattr(backend.store, "update", interrupted_at_the_switch)
         with pytest.raises(KeyboardInterrupt):
             backend.update_endpoint({"EndpointName": "ep", "EndpointConfigName": "second"})
-        described = backend.describe_endpoint("ep")
-        assert described["EndpointStatus"] == "InService"
-        assert described["EndpointConfigName"] == "first"
-        assert "interrupted" in described["FailureReason"]
+        _serving_again(backend, "first", "interrupted")
         assert backend.endpoint_server("ep") == old and old.answers()
         assert not started[0].answers()
     finally:
         backend.delete_endpoint("ep")
 
 
-def test_an_update_killed_before_its_switch_is_rolled_back_by_the_next_reader(
-    backend, trained_model, other_model, tmp_path
-):
-    gate = Gate(tmp_path / "gate")  # the new server starts, and waits there
+@dataclass
+class HeldUpdate:
+    gate: Gate
+    old: EndpointServer  # the server before the update
+    process: subprocess.Popen[bytes]  # the update's
+    pending: EndpointServer  # the new server, started and held at the gate
+
+
+@pytest.fixture
+def held(backend, trained_model, other_model, tmp_path) -> Iterator[HeldUpdate]:
+    """Endpoint ``ep`` updating, in a process of its own, from config ``first`` to ``held``,
+    whose server is started and held at a gate."""
+    gate = Gate(tmp_path / "gate")
     deployable(backend, "first", trained_model)
     deployable(backend, "held", other_model, gate.environment)
     backend.create_endpoint({"EndpointName": "ep", "EndpointConfigName": "first"})
-    home = backend.store.home
     old = backend.endpoint_server("ep")
-    update = start_update(home, "ep", "held")
+    process = start_update(backend.store.home, "ep", "held")
     try:
-        pending = until(lambda: standby(home, "ep"), "the new server's process")
-        update.kill()  # SIGKILL: the update can neither finish nor undo itself
-        update.wait(timeout=60)
-        assert backend.store.get("ep").status == "Updating"  # as it was left
-        assert ProcessIdentity.of(pending.pid) is not None
-        described = backend.describe_endpoint("ep")  # the next reader rolls it back
-        assert described["EndpointStatus"] == "InService"
-        assert described["EndpointConfigName"] == "first"
-        assert OWNER_GONE in described["FailureReason"]
-        assert backend.endpoint_server("ep") == old and old.answers()
-        assert ProcessIdentity.of(pending.pid) is None  # stopped: no server left unowned
-        assert "standby" not in backend.store.get("ep").artifacts
-        assert backend.invoke_endpoint("ep", LINE)["Body"]
+        pending = until(lambda: standby(backend.store.home, "ep"), "the new server's process")
+        yield HeldUpdate(gate, old, process, pending)
     finally:
         gate.open()
-        update.kill()
+        process.wait(timeout=120)
         backend.delete_endpoint("ep")
+
+
+def test_an_update_killed_before_its_switch_is_rolled_back_by_the_next_reader(backend, held):
+    held.process.kill()  # SIGKILL: the update can neither finish nor undo itself
+    held.process.wait(timeout=60)
+    assert backend.store.get("ep").status == "Updating"  # as it was left
+    assert ProcessIdentity.of(held.pending.pid) is not None
+    _serving_again(backend, "first", OWNER_GONE)  # the next reader rolls it back
+    assert backend.endpoint_server("ep") == held.old and held.old.answers()
+    assert ProcessIdentity.of(held.pending.pid) is None  # stopped: no server left unowned
+    assert "standby" not in backend.store.get("ep").artifacts
+    assert backend.invoke_endpoint("ep", LINE)["Body"]
+
+
+def test_a_delete_during_an_update_is_refused_and_leaves_no_server_running(backend, held):
+    with pytest.raises(RequestRefused, match="Cannot delete endpoint 'ep' while it is Updating"):
+        backend.delete_endpoint("ep")
+    assert backend.describe_endpoint("ep")["EndpointStatus"] == "Updating"
+    held.gate.open()
+    assert held.process.wait(timeout=120) == 0
+    described = backend.describe_endpoint("ep")
+    assert described["EndpointStatus"] == "InService" and described["EndpointConfigName"] == "held"
+    new = backend.endpoint_server("ep")
+    backend.delete_endpoint("ep")
+    assert backend.store.get("ep").status == "Deleted"
+    assert ProcessIdentity.of(held.old.pid) is None and ProcessIdentity.of(new.pid) is None
 
 
 def test_an_update_killed_after_its_switch_keeps_the_new_config(
@@ -202,37 +231,8 @@ def test_an_update_killed_after_its_switch_keeps_the_new_config(
     finally:
         os.kill(old.pid, signal.SIGCONT)
     try:
-        described = backend.describe_endpoint("ep")
-        assert described["EndpointStatus"] == "InService"
-        assert described["EndpointConfigName"] == "second"  # traffic had gone there
-        assert OWNER_GONE in described["FailureReason"]
+        _serving_again(backend, "second", OWNER_GONE)  # traffic had gone there
         assert backend.endpoint_server("ep") == new and new.answers()
         assert ProcessIdentity.of(old.pid) is None
     finally:
         backend.delete_endpoint("ep")
-
-
-def test_a_delete_during_an_update_is_refused_and_leaves_no_server_running(
-    backend, trained_model, other_model, tmp_path
-):
-    gate = Gate(tmp_path / "gate")
-    deployable(backend, "first", trained_model)
-    deployable(backend, "held", other_model, gate.environment)
-    backend.create_endpoint({"EndpointName": "ep", "EndpointConfigName": "first"})
-    home = backend.store.home
-    old = backend.endpoint_server("ep")
-    update = start_update(home, "ep", "held")
-    try:
-        until(lambda: standby(home, "ep"), "the new server's process")
-        with pytest.raises(RequestRefused, match="while it is Updating"):
-            backend.delete_endpoint("ep")
-        assert backend.describe_endpoint("ep")["EndpointStatus"] == "Updating"
-    finally:
-        gate.open()
-    assert update.wait(timeout=120) == 0
-    described = backend.describe_endpoint("ep")
-    assert described["EndpointStatus"] == "InService" and described["EndpointConfigName"] == "held"
-    new = backend.endpoint_server("ep")
-    backend.delete_endpoint("ep")
-    assert backend.store.get("ep").status == "Deleted"
-    assert ProcessIdentity.of(old.pid) is None and ProcessIdentity.of(new.pid) is None

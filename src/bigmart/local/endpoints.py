@@ -40,7 +40,7 @@ __all__ = ["SERVING", "EndpointServer", "LocalEndpoints", "ModelError"]
 LIVE = (EndpointStatus.CREATING, EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING)
 #: Endpoint statuses that answer InvokeEndpoint: an update keeps serving throughout.
 SERVING = (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING)
-#: Endpoint statuses a deletion waits out: the process they name is changing the endpoint.
+#: Endpoint statuses DeleteEndpoint refuses: the process they name is changing the endpoint.
 IN_PROGRESS = (EndpointStatus.CREATING, EndpointStatus.UPDATING)
 #: The model environment variable that sets ``serve``'s worker count.
 WORKERS_VARIABLE = Env.SAGEMAKER_MODEL_SERVER_WORKERS
