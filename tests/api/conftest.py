@@ -58,10 +58,14 @@ class ApiServer:
 
 @contextmanager
 def running_api(
-    home: Path, environment: Mapping[str, str] | None = None, *arguments: str
+    home: Path,
+    environment: Mapping[str, str] | None = None,
+    *arguments: str,
+    keep_endpoints: bool = False,
 ) -> Iterator[ApiServer]:
     """``bigmart api`` on a free port with state folder ``home`` (and ``environment``, and
-    more ``arguments``); stopped at the end, with any endpoint a failed test left behind."""
+    more ``arguments``); stopped at the end, with any endpoint a failed test left behind
+    (unless ``keep_endpoints``: the next api is to find them)."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     log = home / "api.log"
@@ -80,7 +84,7 @@ def running_api(
         process.terminate()
         process.wait(timeout=90)
         backend = LocalSageMaker(server.store, echo=lambda line: None)
-        for record in server.store.list("endpoint"):
+        for record in [] if keep_endpoints else server.store.list("endpoint"):
             if record.status == EndpointStatus.IN_SERVICE:
                 backend.delete_endpoint(record.name)
 

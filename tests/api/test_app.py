@@ -4,7 +4,6 @@ waiting with boto3's own waiters, and every Describe answer fits botocore's outp
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 from botocore.validate import ParamValidator
 
-from support.cli import BIGMART
+from support.cli import predicted
 
 from .conftest import CREDENTIALS, FAST_WAIT, ROLE, running_api, training_request
 
@@ -93,15 +92,7 @@ def rows(real_test_csv, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def expected(trained, rows, tmp_path_factory) -> list[float]:
     """``bigmart predict`` on the api's model archive: what every other path must answer."""
-    output = tmp_path_factory.mktemp("predicted") / "out.csv"
-    done = subprocess.run(
-        [BIGMART, "predict", "--model", trained, "--input", str(rows), "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return [float(line) for line in output.read_text().split()]
+    return predicted(trained, rows, tmp_path_factory.mktemp("predicted") / "out.csv")
 
 
 def test_an_endpoint_is_created_waited_for_invoked_and_deleted(

@@ -12,7 +12,6 @@ as scripts/test's step 4 does."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pandas as pd
 import pytest
 
 from support.aws_server import OTHER_CREDENTIAL_SOURCES, REGION, MotoServer
-from support.cli import BIGMART
+from support.cli import predicted
 
 from .conftest import ROLE, running_api
 
@@ -144,15 +143,7 @@ def expected(fitted, rows, tmp_path_factory) -> list[float]:
     bucket, _, key = fitted.estimator.model_data.removeprefix("s3://").partition("/")
     fitted.s3.download_file(bucket, key, str(folder / "model.tar.gz"))
     rows.to_csv(folder / "rows.csv", index=False)
-    model, given, output = folder / "model.tar.gz", folder / "rows.csv", folder / "out.csv"
-    done = subprocess.run(
-        [BIGMART, "predict", "--model", str(model), "--input", str(given), "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return [float(line) for line in output.read_text().split()]
+    return predicted(str(folder / "model.tar.gz"), folder / "rows.csv", folder / "out.csv")
 
 
 def test_fit_waits_and_streams_the_jobs_log(fitted):

@@ -227,10 +227,10 @@ def _create_in_process(monkeypatch, name: str, model: Path, *extra: str) -> int:
 def test_an_unexpected_exception_fails_the_endpoint_and_names_the_bug(
     trained_model, monkeypatch, capsys
 ):
-    def broken(self, timeout=0):
+    def broken(self):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ModelServer, "start", broken)
+    monkeypatch.setattr(ModelServer, "spawn", broken)  # where serve's process is started
     code = _create_in_process(monkeypatch, "ep-boom", trained_model)
     error = capsys.readouterr().err
     log = store().home / "jobs" / "ep-boom" / "traceback.txt"  # the lifecycle keeps it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 
 import pytest
@@ -76,18 +75,7 @@ bodies = (
 )
 @given(body=bodies, content_type=st.sampled_from(CONTENT_TYPES), accept=st.sampled_from(ACCEPTS))
 def test_no_body_produces_a_server_error(server, body, content_type, accept):
-    headers = {}
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    if accept is not None:
-        headers["Accept"] = accept
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        connection.request("POST", "/invocations", body=body, headers=headers)
-        response = connection.getresponse()
-        payload = response.read()
-    finally:
-        connection.close()
-    assert response.status in ALLOWED, (response.status, payload)
+    response = server.invoke(body, content_type, accept)
+    assert response.status in ALLOWED, (response.status, response.body)
     if response.status != 200:
-        assert "error" in json.loads(payload)
+        assert "error" in json.loads(response.body)

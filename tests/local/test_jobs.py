@@ -253,3 +253,65 @@ def test_a_database_from_before_owners_is_opened_and_its_records_kept(tmp_path):
     assert [(r.name, r.status) for r in store.list()] == [("old", "InProgress")]  # not known
     store.create("new", "training", {}, "InProgress", owner=None)
     assert [r.name for r in JobStore(tmp_path).list()] == ["old", "new"]
+
+
+def test_an_update_whose_owner_is_gone_is_flagged_for_the_endpoint_code_not_failed(tmp_path):
+    from bigmart.local.processes import ProcessIdentity
+
+    me = ProcessIdentity.of(os.getpid())
+    assert me is not None
+    store = JobStore(tmp_path)
+    store.create("ep", "endpoint", {}, "InService")
+    store.update("ep", status="Updating", owner=ProcessIdentity(me.pid, me.start_time - 1))
+    record = store.get("ep")
+    assert record is not None and (record.status, record.owner_gone) == ("Updating", True)
+    assert record.ended is None and not record.failure_reason  # its undoing is not the store's
+    store.update("ep", status="Updating", owner=me)
+    assert store.get("ep").owner_gone is False
+    store.update("ep", status="InService")  # the owner no longer matters
+    assert store.get("ep").owner_gone is False
+
+
+def test_a_status_written_moves_the_modified_time_and_nothing_else_does(tmp_path):
+    store = JobStore(tmp_path)
+    store.create("ep", "endpoint", {}, "Creating")
+    created = store.get("ep")
+    assert created.modified == created.created
+    store.update("ep", artifacts={"port": 1})
+    assert store.get("ep").modified == created.modified
+    time.sleep(0.01)  # a clock that moves, not a measured duration
+    store.update("ep", status="InService")
+    assert store.get("ep").modified > created.modified
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from bigmart.local.jobs import JobStore
+with JobStore(Path(sys.argv[1])).locked("ep"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_records_lock_is_one_holders_at_a_time_and_freed_when_it_is_killed(tmp_path):
+    import fcntl
+
+    store = JobStore(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with open(tmp_path / "locks" / "ep.lock") as lock, pytest.raises(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        holder.kill()  # SIGKILL: the kernel releases its lock
+        holder.wait()
+    with (
+        store.locked("ep"),
+        store.locked("ep"),  # its holder may take it again
+        open(tmp_path / "locks" / "ep.lock") as lock,
+        pytest.raises(BlockingIOError),
+    ):
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,7 +13,6 @@ import pytest
 from botocore.validate import ParamValidator
 
 from bigmart.local.job_logs import TRANSFORM_LOG_GROUP, describe_log_streams, get_log_events
-from bigmart.local.jobs import JobStore
 from bigmart.local.lifecycle import RequestRefused
 from bigmart.local.requests import (
     model_request,
@@ -22,7 +21,6 @@ from bigmart.local.requests import (
     transform_job_request,
     transform_options,
 )
-from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.transform.options import TransformOptions
 
 FAST = {"n_estimators": "5", "max_depth": "4"}
@@ -35,11 +33,6 @@ def _valid(operation: str, answer: dict, part: str = "output") -> None:
     shape = model.output_shape if part == "output" else model.input_shape
     report = ParamValidator().validate(answer, shape)
     assert not report.has_errors(), report.generate_report()
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> LocalSageMaker:
-    return LocalSageMaker(JobStore(tmp_path / "state"), echo=lambda line: None)
 
 
 def test_a_training_job_runs_and_is_described_in_sagemakers_shape(backend, synthetic_csv, tmp_path):

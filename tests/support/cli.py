@@ -16,6 +16,18 @@ def bigmart(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     return subprocess.run([BIGMART, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+def predicted(model: str, rows: Path, output: Path) -> list[float]:
+    """``bigmart predict`` with ``model`` on the CSV ``rows``: one prediction a row."""
+    done = subprocess.run(
+        [BIGMART, "predict", "--model", model, "--input", str(rows), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return [float(line) for line in output.read_text().split()]
+
+
 def train_argv(data: Path, output: str, name: str, *, trees: int) -> list[str]:
     """``bigmart train`` on one core (3,000 trees on 8,000 rows run for a minute or more)."""
     return [

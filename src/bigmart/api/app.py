@@ -56,8 +56,9 @@ def sagemaker_api(store: JobStore, engine: str = "process") -> SageMakerApi:
 
 
 class SageMakerApi:
-    """Routes each request to the control plane or the runtime, and stops the workers at
-    shutdown (their jobs end Stopped, as with Ctrl-C on ``bigmart train``)."""
+    """Routes each request to the control plane or the runtime; at start-up the runtime
+    revives the endpoints whose server died, and at shutdown the workers are stopped (their
+    jobs end Stopped, as with Ctrl-C on ``bigmart train``)."""
 
     def __init__(
         self, control: ControlPlane, runtime: Runtime, workers: Workers, logs: LogsPlane
@@ -135,9 +136,11 @@ class SageMakerApi:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.runtime.start()  # endpoints whose server died, started again
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await asyncio.to_thread(self.workers.close)
+                await asyncio.to_thread(self.runtime.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -6,10 +6,17 @@ error status as ``ModelError`` (HTTP 424, with OriginalStatusCode and OriginalMe
 endpoint that does not exist or is not InService (or Updating: it serves throughout) as
 ``ValidationError``; a body over 6 MB refused before it reaches the model, as SageMaker
 refuses it.
+
+As SageMaker replaces an instance that fails its health check, an endpoint whose ``serve``
+died is started again on its recorded config: every such endpoint when the api starts (in
+the background: the api answers meanwhile, the endpoint keeps its status), and one an
+invocation finds dead while the api runs, once, before that call is answered (see
+``local.endpoint_revivals``).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from bigmart.api.errors import ApiError
@@ -24,6 +31,9 @@ from bigmart.local.server_process import ServerError
 MAX_BODY_BYTES = REALTIME_MAX_PAYLOAD_MB * MIB
 #: How much of the container's error body OriginalMessage and the message carry.
 MESSAGE_CHARACTERS = 2_000
+#: How long the api's shutdown waits for the revival under way (a server's start: ``/ping``
+#: within 60 s); a server it leaves starting is recorded all the same.
+REVIVAL_SECONDS = 70.0
 
 
 @dataclass
@@ -58,6 +68,20 @@ class Runtime:
 
     def __init__(self, backend: LocalSageMaker) -> None:
         self.backend = backend
+        self._revival: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start again, in the background, the endpoints whose server died while no api
+        ran (a machine restart, a kill); the ones that answer are served as they are."""
+        self._revival = threading.Thread(
+            target=self.backend.revive_endpoints, name="bigmart-api-revival", daemon=True
+        )
+        self._revival.start()
+
+    def close(self) -> None:
+        """Let the revival under way end, so the server it starts is left serving."""
+        if self._revival is not None:
+            self._revival.join(REVIVAL_SECONDS)
 
     def invoke(self, request: Invocation) -> Answer:
         name = request.endpoint

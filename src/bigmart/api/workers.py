@@ -86,12 +86,6 @@ class Workers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
 
-    def running(self, name: str) -> bool:
-        """True while job ``name``'s worker runs in this server."""
-        with self._lock:
-            process = self._running.get(name)
-        return process is not None and process.is_alive()
-
     def close(self) -> None:
         """Stop every running job (each ends Stopped) and wait for its worker to end."""
         with self._lock:

@@ -179,7 +179,10 @@ def run_delete(args: argparse.Namespace) -> int:
         return on_aws.delete_endpoint(args)
     local = backend()
     _status(local, args.name)
-    note = local.delete_local_endpoint(args.name)
+    try:
+        note = local.delete_local_endpoint(args.name)
+    except RequestRefused as error:  # being created or updated, as SageMaker refuses it
+        raise UsageError(f"{error} Delete it once it is InService or Failed.") from None
     _forget_model_and_config(local, args.name)
     print(f"endpoint {args.name}: Deleted{f' ({note})' if note else ''}")
     return 0

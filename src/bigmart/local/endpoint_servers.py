@@ -1,7 +1,7 @@
 """The ``serve`` behind a local endpoint, once the command that started it has exited.
 
-``LocalEndpoints`` starts the server detached (a ``ModelServer`` in a session of its own),
-so it outlives ``bigmart endpoint create``; what is needed to find it again is kept in the
+``start_server`` starts it detached (a ``ModelServer`` in a session of its own), so it
+outlives ``bigmart endpoint create``; what is needed to find it again is kept in the
 endpoint's record. A later command reads it back as an ``EndpointServer``: to send it
 requests, to tell whether it answers, and to stop it, but only if the recorded process is
 still that server (a PID is reused by the system; a PID with its start time is not).
@@ -12,15 +12,25 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bigmart.local.engines import DEFAULT_IMAGE, serve_command
 from bigmart.local.processes import ProcessIdentity
-from bigmart.local.server_process import LOOPBACK, ModelServer, ping, url
+from bigmart.local.server_process import (
+    LOOPBACK,
+    PING_TIMEOUT_SECONDS,
+    ModelServer,
+    free_port,
+    materialize_model,
+    ping,
+    url,
+)
 
 #: InvokeEndpoint waits up to 60 s for the model on SageMaker; a little more for the socket.
 INVOKE_TIMEOUT_SECONDS = 70.0
@@ -56,10 +66,13 @@ class EndpointServer:
     #: The address ``serve`` was told to bind (``host`` is where a client reaches it), so
     #: an update starts its successor on the same one; older records have none.
     bind_host: str | None = None
+    #: The engine it runs with, so a server started again runs as it did; older records
+    #: have none.
+    engine: str | None = None
 
     @classmethod
-    def started(cls, server: ModelServer, model_dir: Path) -> EndpointServer:
-        """The server just started (healthy), as it will be recorded."""
+    def started(cls, server: ModelServer, model_dir: Path, engine: str) -> EndpointServer:
+        """The server just started, as it will be recorded."""
         assert server.process is not None
         identity = ProcessIdentity.of(server.process.pid)
         return cls(
@@ -71,6 +84,7 @@ class EndpointServer:
             start_time=identity.start_time if identity else None,
             model_dir=str(model_dir),
             bind_host=server.host,
+            engine=engine,
         )
 
     @classmethod
@@ -152,6 +166,45 @@ class EndpointServer:
             f"OPT_ML={folder}".encode() in variables
             and f"SAGEMAKER_BIND_TO_PORT={self.port}".encode() in variables
         )
+
+
+def start_server(
+    folder: Path,
+    container: Mapping[str, Any],
+    *,
+    engine: str,
+    port: int | None = None,
+    host: str = LOOPBACK,
+    spawned: Callable[[EndpointServer], None] | None = None,
+) -> EndpointServer:
+    """Copy the container's model into ``folder``, start ``serve`` on it and wait for
+    ``/ping``; whatever stops that stops the server already started. ``spawned`` is told
+    the server as soon as its process exists, before it answers, so that a record can name
+    it even if this process is killed outright while it waits."""
+    shutil.rmtree(folder, ignore_errors=True)
+    model_dir = folder / "model"
+    materialize_model(container["ModelDataUrl"], model_dir)
+    environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
+    image = container.get("Image") or DEFAULT_IMAGE
+    port = port or free_port()
+    server = ModelServer(
+        folder,
+        port=port,
+        host=host,
+        environment=environment,
+        command=serve_command(engine, image, model_dir, port, environment, host),
+        log_path=folder / "serve.log",
+        detached=True,
+    )
+    try:
+        server.spawn()
+        if spawned is not None:
+            spawned(EndpointServer.started(server, model_dir, engine))
+        server.wait_until_healthy(PING_TIMEOUT_SECONDS)
+        return EndpointServer.started(server, model_dir, engine)
+    except BaseException:
+        server.stop()
+        raise
 
 
 def _terminate(server: ProcessIdentity, drain_seconds: float = DRAIN_SECONDS) -> None:

@@ -8,14 +8,21 @@ read-only folder) raises ``JobStoreError``, one line naming the database and the
 A local job's record names the process that owns it (PID, start time, boot, PID
 namespace). A process killed outright (``kill -9``, a power cut) cannot record its end, so
 whoever reads the record next and finds that process gone marks the job Failed, as
-SageMaker shows a job whose instance failed.
+SageMaker shows a job whose instance failed. A change under way on a live resource (an
+endpoint's update) names its process the same way; the store cannot undo the change
+itself, so it flags the record (``owner_gone``) for the resource's own code to.
+
+Changes of a record's state that must not interleave across processes (an endpoint updated,
+deleted or revived at once by the api and the CLI) hold its lock (``JobStore.locked``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -44,7 +51,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 )
 """
 #: Columns added since the first release: a database made before them gains them on open.
-ADDED_COLUMNS = {"owner": "TEXT"}
+#: ``modified``: when the status was last written (SageMaker's LastModifiedTime).
+ADDED_COLUMNS = {"owner": "TEXT", "modified": "REAL"}
 #: Models and endpoint configs: SageMaker resources with no status of their own. Their
 #: names are their own namespace per kind, as on SageMaker (model ``x`` and endpoint ``x``).
 RESOURCES_SCHEMA = """
@@ -57,9 +65,14 @@ CREATE TABLE IF NOT EXISTS resources (
 )
 """
 RESOURCE_KINDS = ("model", "endpoint-config")
-COLUMNS = "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason"
+COLUMNS = (
+    "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason, modified"
+)
 #: Statuses of a local job still running; its owner must be alive for them to hold.
 RUNNING = (JobStatus.IN_PROGRESS, EndpointStatus.CREATING)
+#: Statuses of a change under way on a live resource: its owner must be alive for them to
+#: hold, and when it is not, the resource's code undoes the change (``owner_gone``).
+CHANGING = (EndpointStatus.UPDATING,)
 OWNER_GONE = "the job's process ended without reporting"
 
 
@@ -86,6 +99,10 @@ class JobRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     failure_reason: str | None = None
+    #: When the status was last written (None in records from before it was kept).
+    modified: float | None = None
+    #: A change under way (``CHANGING``) whose process ended without finishing it.
+    owner_gone: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +130,7 @@ class JobStore:
     def __init__(self, home: Path | None = None) -> None:
         self.home = home or state_home()
         self.path = self.home / "jobs.db"
+        self._held = threading.local()  # the names whose lock this thread holds
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -200,18 +218,20 @@ class JobStore:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         verb = "INSERT OR REPLACE" if replace else "INSERT"
+        now = time.time()
         try:
             with self._connection() as connection:
                 connection.execute(
-                    f"{verb} INTO jobs (name, kind, status, created, parameters, owner) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    f"{verb} INTO jobs (name, kind, status, created, parameters, owner, modified) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         name,
                         kind,
                         status,
-                        time.time(),
+                        now,
                         json.dumps(dict(parameters), default=str),
                         _owner_text(owner),
+                        now,
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -229,16 +249,21 @@ class JobStore:
         ended_at: float | None = None,
         created_at: float | None = None,
         parameters: Mapping[str, Any] | None = None,
+        owner: ProcessIdentity | None = None,
     ) -> None:
         """Change a job's status and outcome (only the fields given), in one write: an
         updated endpoint's new config (``parameters``) and server switch together.
 
         ``ended`` stamps the end as now; ``ended_at`` and ``created_at`` give a remote job's
-        own times, so its duration is measured on one (AWS's) clock.
+        own times, so its duration is measured on one (AWS's) clock. ``owner`` is the
+        process a change under way (``CHANGING``) depends on.
         """
         changes: dict[str, Any] = {}
         if status is not None:
             changes["status"] = status
+            changes["modified"] = time.time()
+        if owner is not None:
+            changes["owner"] = _owner_text(owner)
         if metrics is not None:
             changes["metrics"] = json.dumps(dict(metrics))
         if artifacts is not None:
@@ -328,20 +353,50 @@ class JobStore:
             )
         return cursor.rowcount > 0
 
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Hold record ``name``'s lock: one process, and one thread, at a time changes its
+        state. An flock of ``<state>/locks/<name>.lock``, so the kernel releases it when its
+        holder dies, even by SIGKILL; a thread that holds it already just goes on."""
+        held: set[str] = self._held.__dict__.setdefault("names", set())
+        if name in held:
+            yield
+            return
+        path = self.home / "locks" / f"{name}.lock"
+        try:
+            path.parent.mkdir(exist_ok=True)
+            handle = path.open("a")
+        except OSError as error:
+            raise JobStoreError(
+                f"cannot open the lock {str(path)!r} ({error.strerror}); "
+                "set BIGMART_HOME to a writable folder"
+            ) from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+            held.add(name)
+            try:
+                yield
+            finally:
+                held.discard(name)
+
     def _checked(self, row: tuple[Any, ...]) -> JobRecord:
         """The record of ``row``; if it says running but its owner is gone, it is ended
         Failed (in the database too, once: the update only applies while it still says
-        running, so a job that ended meanwhile keeps its own outcome)."""
+        running, so a job that ended meanwhile keeps its own outcome). A change under way
+        whose owner is gone is only flagged (``owner_gone``)."""
         record = _record(row[:-1])
+        if record.status in CHANGING:
+            record.owner_gone = _owner_gone(row[-1])
+            return record
         if record.status not in RUNNING or not _owner_gone(row[-1]):
             return record
         now = time.time()
-        reason = f"{OWNER_GONE} (found gone at {_iso(now)})"
+        reason = owner_gone_reason(now)
         with self._connection() as connection:
             connection.execute(
-                "UPDATE jobs SET status = 'Failed', failure_reason = ?, ended = ? "
+                "UPDATE jobs SET status = 'Failed', failure_reason = ?, ended = ?, modified = ? "
                 "WHERE name = ? AND status = ? AND owner = ?",
-                (reason, now, record.name, record.status, row[-1]),
+                (reason, now, now, record.name, record.status, row[-1]),
             )
             fresh = connection.execute(
                 f"SELECT {COLUMNS} FROM jobs WHERE name = ?", (record.name,)
@@ -357,6 +412,11 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
 def owned_by_me() -> ProcessIdentity | None:
     """This process, as the owner of a job it runs."""
     return ProcessIdentity.of(os.getpid())
+
+
+def owner_gone_reason(now: float) -> str:
+    """Why a record's running state ended: its process was found gone at ``now``."""
+    return f"{OWNER_GONE} (found gone at {_iso(now)})"
 
 
 def _owner_text(owner: ProcessIdentity | None) -> str | None:
@@ -391,7 +451,7 @@ def _owner_gone(text: str | None) -> bool:
 
 
 def _record(row: tuple[Any, ...]) -> JobRecord:
-    name, kind, status, created, ended, parameters, metrics, artifacts, failure = row
+    name, kind, status, created, ended, parameters, metrics, artifacts, failure, modified = row
     return JobRecord(
         name=name,
         kind=kind,
@@ -402,6 +462,7 @@ def _record(row: tuple[Any, ...]) -> JobRecord:
         metrics=json.loads(metrics),
         artifacts=json.loads(artifacts),
         failure_reason=failure,
+        modified=modified,
     )
 
 

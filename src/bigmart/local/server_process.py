@@ -119,7 +119,12 @@ class ModelServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = PING_TIMEOUT_SECONDS) -> None:
-        """Start ``serve`` and return once ``/ping`` answers 200.
+        """Start ``serve`` and return once ``/ping`` answers 200."""
+        self.spawn()
+        self.wait_until_healthy(timeout)
+
+    def spawn(self) -> None:
+        """Start ``serve`` and return at once (``wait_until_healthy`` waits for it).
 
         A port already in use is refused first: otherwise another server's ``/ping`` would
         answer for this one while it fails to bind.
@@ -146,7 +151,6 @@ class ModelServer:
             )
         finally:
             log.close()
-        self.wait_until_healthy(timeout)
 
     def wait_until_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
