@@ -2,7 +2,8 @@
 
 An endpoint config is a record, as on SageMaker: the model of each production variant and
 how many instances run it, checked when it is created (the model must exist). Locally one
-variant runs, on instance type ``local``; a DataCaptureConfig is kept (nothing is captured).
+variant runs, on instance type ``local``; a DataCaptureConfig is checked (an ``s3://`` URI
+or a folder) and honoured by the endpoint's server (``data_capture``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bigmart.local.data_capture import check_data_capture
 from bigmart.local.lifecycle import RequestRefused
 from bigmart.local.requests import LOCAL_INSTANCE, arn, time_of
 
@@ -45,6 +47,7 @@ class LocalEndpointConfigs:
             raise RequestRefused(
                 f"endpoint config {name!r}: InitialInstanceCount must be at least 1, got {count!r}"
             )
+        check_data_capture(name, request.get("DataCaptureConfig"))
         self.describe_model(variant["ModelName"])  # refused if there is no such model
         self.store.put_resource("endpoint-config", name, request)
         return {"EndpointConfigArn": arn("endpoint-config", name)}

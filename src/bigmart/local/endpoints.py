@@ -16,8 +16,9 @@ endpoint is InService. If the new server cannot start, the old one never stopped
 the endpoint is InService on its old config again, with the FailureReason, as SageMaker
 leaves an endpoint whose update failed and was rolled back.
 
-Local differences: nothing is captured (DataCaptureConfig is kept, CaptureStatus Stopped);
-a deleted endpoint's record is kept as history, Deleted; ``port`` and ``host`` choose where
+A DataCaptureConfig is honoured by ``serve`` itself (see ``data_capture``): the files are
+SageMaker's, under the destination folder or ``s3://`` URI. Local differences: a deleted
+endpoint's record is kept as history, Deleted; ``port`` and ``host`` choose where
 ``serve`` listens; an update's server listens on a new port of the same address (the
 runtime and ``bigmart endpoint invoke`` follow the record, a client of the port does not).
 """
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from bigmart.clipping import describe, one_line
 from bigmart.contract import EndpointStatus, Env
 from bigmart.errors import BigmartError
+from bigmart.local.data_capture import CaptureSetup, capture_setup, capture_status
 from bigmart.local.endpoint_configs import LocalEndpointConfigs
 from bigmart.local.endpoint_servers import EndpointServer, ModelError
 from bigmart.local.engines import DEFAULT_IMAGE, EngineError, serve_command
@@ -112,7 +114,7 @@ class LocalEndpoints(LocalEndpointConfigs):
             stopped=EndpointStatus.FAILED,
             replace=existing is not None,
         ) as outcome:
-            self._start_server(name, container, outcome, port=port, host=host)
+            self._start_server(name, container, outcome, port=port, host=host, config=config)
         return {"EndpointArn": arn("endpoint", name)}
 
     def _start_server(
@@ -123,18 +125,38 @@ class LocalEndpoints(LocalEndpointConfigs):
         *,
         port: int | None,
         host: str,
+        config: Mapping[str, Any],
     ) -> None:
         """The endpoint's first server; a start that fails says what to fix as it is."""
+        folder = self.store.home / "endpoints" / name
+        capture = self._capture(name, config)
         try:
-            server = self._serve(self.store.home / "endpoints" / name, container, port, host)
+            server = self._serve(folder, container, port, host, capture)
         except START_ERRORS as error:
             outcome.fail(str(error))
             return
         outcome.status = EndpointStatus.IN_SERVICE
         outcome.artifacts = server.artifacts()
 
+    def _capture(self, name: str, config: Mapping[str, Any]) -> CaptureSetup:
+        """How endpoint ``name``'s server captures under endpoint config ``config``."""
+        (variant,) = config["ProductionVariants"]
+        staging = self.store.home / "endpoints" / f"{name}.capture"
+        return capture_setup(
+            name,
+            variant.get("VariantName", VARIANT),
+            config.get("DataCaptureConfig"),
+            staging,
+            self.engine,
+        )
+
     def _serve(
-        self, folder: Path, container: Mapping[str, Any], port: int | None, host: str
+        self,
+        folder: Path,
+        container: Mapping[str, Any],
+        port: int | None,
+        host: str,
+        capture: CaptureSetup | None = None,
     ) -> EndpointServer:
         """Copy the model into ``folder``, start ``serve`` on it and wait for ``/ping``;
         whatever stops that stops a server already started."""
@@ -142,16 +164,28 @@ class LocalEndpoints(LocalEndpointConfigs):
         model_dir = folder / "model"
         materialize_model(container["ModelDataUrl"], model_dir)
         environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
+        capture = capture or CaptureSetup()
+        environment.update(capture.environment)
         image = container.get("Image") or DEFAULT_IMAGE
         port = port or free_port()
         server: ModelServer | None = None
         try:
+            command = serve_command(
+                self.engine,
+                image,
+                model_dir,
+                port,
+                environment,
+                host,
+                volumes=capture.volumes,
+                inherited=capture.inherited,
+            )
             server = ModelServer(
                 folder,
                 port=port,
                 host=host,
                 environment=environment,
-                command=serve_command(self.engine, image, model_dir, port, environment, host),
+                command=command,
                 log_path=folder / "serve.log",
                 detached=True,
             )
@@ -188,7 +222,7 @@ class LocalEndpoints(LocalEndpointConfigs):
             new: EndpointServer | None = None
             try:
                 self.store.update(name, status=EndpointStatus.UPDATING)
-                new = self._serve(folder, container, None, host)
+                new = self._serve(folder, container, None, host, self._capture(name, config))
                 # One write: the new config and server together; traffic switches here.
                 self.store.update(name, parameters=parameters, artifacts=new.artifacts())
             except BaseException as error:
@@ -257,12 +291,7 @@ class LocalEndpoints(LocalEndpointConfigs):
             ]
         capture = config.get("DataCaptureConfig")
         if capture:
-            answer["DataCaptureConfig"] = {
-                "EnableCapture": capture.get("EnableCapture", True),
-                "CaptureStatus": "Stopped",  # nothing is captured locally
-                "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage", 100),
-                "DestinationS3Uri": capture.get("DestinationS3Uri", ""),
-            }
+            answer["DataCaptureConfig"] = capture_status(capture)
         if record.failure_reason and record.status != EndpointStatus.DELETED:
             answer["FailureReason"] = record.failure_reason  # InService: an update failed
         return answer
