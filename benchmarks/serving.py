@@ -3,7 +3,7 @@
 Run from the repository root (needs ``wrk`` on PATH and, for the baseline, ``flask``)::
 
     .venv/bin/python -m benchmarks.serving [--duration S] [--workers N] [--repeats R]
-        [--baseline-duration S] [--seed-model-dir DIR] [--skip-baseline]
+        [--baseline-duration S] [--seed-model-dir DIR] [--skip-baseline] [--capture]
 
 In one run it trains the product model (``bigmart train``, into a temp dir) and, unless a
 valid one is already in ``--seed-model-dir``, the seed pickle; starts both servers with the
@@ -25,7 +25,13 @@ same number of workers on free loopback ports; and compares them:
   load, wrk and this script used; the other server counts as "other"): the machine is
   shared, so a slow run can be the neighbours.
 
-It then prints verdicts for the product against the serving targets. Load is bounded:
+With ``--capture`` the product is compared with itself instead of the seed: the same
+``serve`` with data capture at 100% (every request and answer written in SageMaker's capture
+format to a folder, as a local endpoint with ``--capture-s3-uri DIR`` does) beside capture
+off, interleaved the same way; it then prints how many records were captured and dropped.
+
+It then prints verdicts for the product against the serving targets (with ``--capture``,
+for the server that captures). Load is bounded:
 loopback only, fixed durations, 8 connections. Exit status 1 means the measurement itself
 failed (a server did not start, non-2xx responses or socket errors); missed targets are
 reported, not turned into an exit status. MB here is 10**6 bytes.
@@ -36,6 +42,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import json
 import math
 import os
 import re
@@ -624,10 +631,16 @@ def others(result: ServerRun) -> float:
     return _median([r.other_cores for runs in result.runs.values() for r in runs])
 
 
-def print_table(product: ServerRun, baseline: ServerRun, inprocess: float) -> None:
+def print_table(
+    product: ServerRun,
+    baseline: ServerRun,
+    inprocess: float,
+    labels: tuple[str, str] = ("product", "baseline"),
+) -> None:
     """The side-by-side table, ratios, and the in-process comparison."""
     print()
-    print(f"{'':30} {'product':>12} {'baseline':>12} {'product/baseline':>17}")
+    ours, theirs = labels
+    print(f"{'':30} {ours:>12} {theirs:>12} {f'{ours}/{theirs}':>17}")
     for label, ours, theirs, digits in table_rows(product, baseline):
         ours_text, theirs_text = fmt(ours, digits), fmt(theirs, digits)
         print(f"{label:30} {ours_text:>12} {theirs_text:>12} {ratio(ours, theirs):>17}")
@@ -641,6 +654,22 @@ def print_table(product: ServerRun, baseline: ServerRun, inprocess: float) -> No
             f"WARNING: other processes used {noise:.2f} cores (median) during the load on this "
             f"{os.cpu_count()}-core machine; throughput and tail latency are pessimistic."
         )
+
+
+_CAPTURED = re.compile(r"data capture: (\d+) record\(s\) captured in \d+ file\(s\), (\d+) dropped")
+
+
+def capture_summary(server: Server, folder: Path) -> str:
+    """Records in the capture files (read after the server drained) and the drops its
+    workers reported as they stopped."""
+    lines = sum(path.read_bytes().count(b"\n") for path in folder.rglob("*.jsonl"))
+    reported = _CAPTURED.findall(server.log.read_text(errors="replace"))
+    dropped = sum(int(d) for _, d in reported)
+    written = sum(int(w) for w, _ in reported)
+    return (
+        f"data capture: {lines:,} records in {folder} ({written:,} reported written by "
+        f"{len(reported)} workers, {dropped:,} dropped because the queue was full)"
+    )
 
 
 def _nan_to_zero(value: float) -> float:
@@ -678,14 +707,23 @@ def verdicts(product: ServerRun, inprocess: float, workers: int) -> list[tuple[b
 # -- orchestration -------------------------------------------------------------------
 
 
-def product_command(root: Path, port: int, workers: int) -> tuple[list[str | Path], dict[str, str]]:
-    """The product's ``serve`` exactly as the container runs it."""
+def product_command(
+    root: Path, port: int, workers: int, capture: Path | None = None
+) -> tuple[list[str | Path], dict[str, str]]:
+    """The product's ``serve`` exactly as the container runs it; with ``capture``, as a
+    local endpoint runs it with data capture at 100% to that folder."""
     env = dict(os.environ)
     env.update(
         OPT_ML=str(root),
         SAGEMAKER_BIND_TO_PORT=str(port),
         SAGEMAKER_MODEL_SERVER_WORKERS=str(workers),
     )
+    env.pop("BIGMART_DATA_CAPTURE", None)
+    if capture is not None:
+        from bigmart.local.requests import data_capture
+
+        request = {**data_capture(str(capture)), "EndpointName": "bench", "VariantName": "v"}
+        env["BIGMART_DATA_CAPTURE"] = json.dumps(request)
     return [BIN / "serve"], env
 
 
@@ -766,6 +804,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--test", type=Path, default=DATA_DIR / "test.csv", help="raw rows for the product"
     )
     parser.add_argument("--skip-baseline", action="store_true", help="measure the product only")
+    parser.add_argument(
+        "--capture",
+        action="store_true",
+        help="compare the product with data capture at 100%% against capture off (no seed)",
+    )
     args = parser.parse_args(argv)
     if min(args.duration, args.repeats, args.workers, args.baseline_duration or 1) < 1:
         parser.error("--duration, --baseline-duration, --repeats and --workers must be >= 1")
@@ -773,13 +816,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def start_product(
-    stack: contextlib.ExitStack, args: argparse.Namespace, workdir: Path, root: Path
+    stack: contextlib.ExitStack,
+    args: argparse.Namespace,
+    workdir: Path,
+    root: Path,
+    name: str = "product",
+    capture: Path | None = None,
 ) -> Target:
-    """Start and warm the product server on the model under OPT_ML ``root``."""
-    result = ServerRun("product")
+    """Start and warm the product server on the model under OPT_ML ``root`` (capturing to
+    ``capture``, if given)."""
+    result = ServerRun(name)
     loads = {n: make_load(raw_rows(args.test, n), n, workdir, "product") for n in (1, BATCH_ROWS)}
     server = start(
-        stack, "product", lambda port: product_command(root, port, args.workers), workdir, result
+        stack,
+        name,
+        lambda port: product_command(root, port, args.workers, capture),
+        workdir,
+        result,
     )
     warm(server, list(loads.values()))
     return server, result, loads, args.duration
@@ -808,11 +861,15 @@ def start_baseline(stack: contextlib.ExitStack, args: argparse.Namespace, workdi
 def benchmark(args: argparse.Namespace, workdir: Path) -> int:
     """Prepare, start, load, measure and report; return the exit status."""
     root = train_product(args.train, workdir)
-    if not args.skip_baseline:
+    seed = not (args.skip_baseline or args.capture)
+    if seed:
         prepare_seed(args.train, args.seed_model_dir)
+    capture_dir = workdir / "capture"
     with contextlib.ExitStack() as stack:  # stops every started server, whatever happens
         targets = [start_product(stack, args, workdir, root)]
-        if not args.skip_baseline:
+        if args.capture:
+            targets.append(start_product(stack, args, workdir, root, "capture", capture_dir))
+        elif seed:
             targets.append(start_baseline(stack, args, workdir))
         print(f"load: wrk -t{WRK_THREADS} -c{CONNECTIONS} on {HOST}, {args.workers} workers each")
         problems = drive(targets, args.repeats)
@@ -820,12 +877,16 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> int:
             measure_memory(server, result)
     product = targets[0][1]
     baseline = targets[1][1] if len(targets) > 1 else ServerRun("baseline")
+    labels = ("product", "baseline")
+    if args.capture:  # the capturing server is the product as measured against the targets
+        product, baseline, labels = baseline, product, ("capture 100%", "capture off")
+        print(capture_summary(targets[1][0], capture_dir))
     # After the servers are stopped, so the ceiling is measured on an otherwise idle machine.
     before = cpu_sample([])
     inprocess = inprocess_rows_per_s(root / "model", targets[0][2][BATCH_ROWS].body, BATCH_ROWS)
     others, _ = noise_cores(before, cpu_sample([]))
     print(f"in-process predictor: measured while others used {others:.2f} cores")
-    print_table(product, baseline, inprocess)
+    print_table(product, baseline, inprocess, labels)
     print()
     for met, text in verdicts(product, inprocess, args.workers):
         print(f"{'PASS' if met else 'FAIL'}  {text}")

@@ -37,6 +37,11 @@ class Env:
     SAGEMAKER_MAX_CONCURRENT_TRANSFORMS = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"
     #: The address ``serve`` binds (bigmart's: the image keeps 0.0.0.0, local servers loopback).
     BIGMART_BIND_HOST = "BIGMART_BIND_HOST"
+    #: A local endpoint's DataCaptureConfig with its endpoint and variant names, as JSON
+    #: (bigmart's: ``serve`` captures locally; on SageMaker the platform does, and it is unset).
+    BIGMART_DATA_CAPTURE = "BIGMART_DATA_CAPTURE"
+    #: Where captured files wait for their upload to an ``s3://`` destination (bigmart's).
+    BIGMART_CAPTURE_STAGING = "BIGMART_CAPTURE_STAGING"
 
     #: Where each setting may come from, first match wins.
     WORKERS: Final = (SAGEMAKER_MODEL_SERVER_WORKERS, MODEL_SERVER_WORKERS)

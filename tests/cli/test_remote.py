@@ -102,12 +102,15 @@ def test_endpoint_on_sagemaker_create_invoke_delete(env, moto):
         "remote-ep",
         "--capture-s3-uri",
         "s3://my-bucket/capture/",
+        "--capture-percent",
+        "30",
         *ON_AWS,
     )
     assert created.returncode == 0, created.stdout + created.stderr
     described = sagemaker(env).describe_endpoint_config(EndpointConfigName="remote-ep")
     assert described["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
     assert described["DataCaptureConfig"]["DestinationS3Uri"] == "s3://my-bucket/capture/"
+    assert described["DataCaptureConfig"]["InitialSamplingPercentage"] == 30
     moto.set_endpoint_results([{"Body": "1234.5\n", "ContentType": "text/csv"}])
     body = Path(env.get("TMPDIR", "/tmp")) / f"body-{os.getpid()}.csv"
     body.write_text(

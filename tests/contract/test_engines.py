@@ -12,6 +12,7 @@ import pytest
 
 from bigmart.data import synthetic as synth
 from bigmart.local.predict import predict_csv
+from support.capture import body, folder_files, records_of
 from support.cli import BIGMART
 
 ENGINES = [e for e in os.environ.get("BIGMART_TEST_ENGINES", "process").split(",") if e]
@@ -97,17 +98,22 @@ def test_train_transform_and_endpoint_with_engine(engine, tmp_path, real_train_c
         endpoint,
         "--workers",
         "1",
+        "--capture-s3-uri",
+        str(tmp_path / "capture"),
         *engine_args(engine),
     )
     assert created.returncode == 0, created.stdout + created.stderr
     try:
-        body = tmp_path / "body.csv"
-        body.write_text(f"{LINE}\n{LINE}\n")
+        body_file = tmp_path / "body.csv"
+        body_file.write_text(f"{LINE}\n{LINE}\n")
         invoked = bigmart(
-            "endpoint", "invoke", endpoint, "--body", str(body), "--accept", "application/json"
+            "endpoint", "invoke", endpoint, "--body", str(body_file), "--accept", "application/json"
         )
         assert invoked.returncode == 0, invoked.stderr
         assert len(json.loads(invoked.stdout)["predictions"]) == 2
     finally:
         deleted = bigmart("endpoint", "delete", endpoint)
     assert deleted.returncode == 0
+    # Data capture: the folder is mounted into a container and written as SageMaker's.
+    (record,) = records_of(folder_files(tmp_path / "capture"), endpoint)
+    assert body(record["captureData"]["endpointInput"]) == body_file.read_bytes()

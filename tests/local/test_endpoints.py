@@ -69,10 +69,11 @@ def test_a_config_that_cannot_run_here_is_refused(backend, change, message):
     assert backend.store.get_resource("endpoint-config", "c") is None
 
 
-def test_an_endpoint_is_described_listed_invoked_and_deleted(backend, trained_model):
+def test_an_endpoint_is_described_listed_invoked_and_deleted(backend, trained_model, tmp_path):
     _model(backend, "m", trained_model)
+    capture = tmp_path / "capture"
     backend.create_endpoint_config(
-        endpoint_config_request("c", production_variant("m"), data_capture("s3://b/x"))
+        endpoint_config_request("c", production_variant("m"), data_capture(str(capture)))
     )
     answer = backend.create_endpoint({"EndpointName": "ep", "EndpointConfigName": "c"})
     assert answer == {"EndpointArn": "arn:aws:sagemaker:local:000000000000:endpoint/ep"}
@@ -88,9 +89,9 @@ def test_an_endpoint_is_described_listed_invoked_and_deleted(backend, trained_mo
         assert variant["CurrentInstanceCount"] == 1
         assert described["DataCaptureConfig"] == {
             "EnableCapture": True,
-            "CaptureStatus": "Stopped",  # nothing is captured locally
+            "CaptureStatus": "Started",  # serve captures (tests/cli/test_endpoint_capture.py)
             "CurrentSamplingPercentage": 100,
-            "DestinationS3Uri": "s3://b/x",
+            "DestinationS3Uri": str(capture),
         }
         # InService is not an end: the record gets its end time when the endpoint is deleted
         assert backend.store.get("ep").ended is None

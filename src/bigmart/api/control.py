@@ -104,7 +104,9 @@ class ControlPlane(Plane):
     # -- endpoint configs and endpoints -----------------------------------------------------
 
     def create_endpoint_config(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Every instance type runs as ``local`` here: one ``serve`` on this machine."""
+        """Every instance type runs as ``local`` here: one ``serve`` on this machine (a
+        ``file://`` data capture destination is the folder it names)."""
+        request = local_locations(request)
         variants = [
             {**variant, "InstanceType": LOCAL_INSTANCE}
             for variant in request.get("ProductionVariants") or []

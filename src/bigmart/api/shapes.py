@@ -26,7 +26,7 @@ from bigmart.api.errors import unknown_operation, validation
 
 #: Shapes whose pattern admits only s3:// and https:// on SageMaker; locally a path or a
 #: ``file://`` URI is a location too, so their pattern is not applied.
-LOCATIONS = frozenset({"S3Uri", "Url"})
+LOCATIONS = frozenset({"S3Uri", "Url", "DestinationS3Uri"})
 NUMBERS = ("integer", "long", "float", "double")
 #: SageMaker's words for each broken constraint.
 LENGTH = "Member must have length less than or equal to"

@@ -104,6 +104,7 @@ def deploy(
     instance_type: str,
     instance_count: int = 1,
     capture_s3_uri: str | None = None,
+    capture_percentage: int = 100,
 ) -> str:
     """Model, endpoint config and endpoint, all named ``name``; returns the endpoint's ARN.
 
@@ -119,7 +120,9 @@ def deploy(
         check_s3_uri(capture_s3_uri, "data capture location")
     create_model(sm, name, image_uri, model_data_url, role_arn)
     try:
-        create_endpoint_config(sm, name, name, instance_type, instance_count, capture_s3_uri)
+        create_endpoint_config(
+            sm, name, name, instance_type, instance_count, capture_s3_uri, capture_percentage
+        )
     except ClientError:
         _undo(sm.delete_model, ModelName=name)
         raise

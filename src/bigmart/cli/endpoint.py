@@ -52,7 +52,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_engine_option(create)
     on_aws.add_placement_options(create, wait=False)
-    create.add_argument("--capture-s3-uri", help="SageMaker data capture destination")
+    create.add_argument(
+        "--capture-s3-uri",
+        help="data capture destination: s3://bucket/prefix, or a folder for a local endpoint "
+        "(SageMaker's layout and format: <URI>/<name>/AllTraffic/yyyy/mm/dd/hh/*.jsonl)",
+    )
+    create.add_argument(
+        "--capture-percent",
+        type=_percentage,
+        default=100,
+        help="percentage of requests captured (default 100)",
+    )
     create.set_defaults(handler=run_create)
 
     invoke = actions.add_parser("invoke", help="send a request body to an endpoint")
@@ -90,7 +100,9 @@ def run_create(args: argparse.Namespace) -> int:
     model = model_request(name, local_image(args), args.model)
     if args.workers:
         model["PrimaryContainer"]["Environment"] = {WORKERS_VARIABLE: str(args.workers)}
-    capture = data_capture(args.capture_s3_uri) if args.capture_s3_uri else None
+    capture = None
+    if args.capture_s3_uri:
+        capture = data_capture(_location(args.capture_s3_uri), args.capture_percent)
     variant = production_variant(name, count=args.instance_count)
     config = endpoint_config_request(name, variant, capture)
     try:
@@ -114,6 +126,22 @@ def run_create(args: argparse.Namespace) -> int:
         raise UsageError(f"endpoint {name!r} failed: {described.get('FailureReason')}")
     print(f"endpoint {name}: InService at {server.url}")
     return 0
+
+
+def _percentage(value: str) -> int:
+    """argparse type of ``--capture-percent``: SageMaker's InitialSamplingPercentage."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if not 0 <= number <= 100:
+        raise argparse.ArgumentTypeError(f"expected 0 to 100, got {number}")
+    return number
+
+
+def _location(value: str) -> str:
+    """An ``s3://`` URI as it is; a folder as an absolute path (``serve`` runs elsewhere)."""
+    return value if value.startswith("s3://") else str(Path(value).expanduser().resolve())
 
 
 def _refuse_if_taken(local: LocalSageMaker, name: str) -> None:

@@ -138,6 +138,7 @@ def create_endpoint(args: argparse.Namespace) -> int:
             args.instance_type,
             instance_count=args.instance_count,
             capture_s3_uri=args.capture_s3_uri,
+            capture_percentage=args.capture_percent,
         )
         print(f"endpoint {args.name}: Creating on SageMaker ({args.instance_type})")
         try:

@@ -3,11 +3,13 @@
 A bare ASGI app rather than a framework: a prediction costs tens of microseconds, so the
 request path is kept to a table lookup, a decode, a predict and an encode. The predictor is
 created at lifespan start-up, inside the worker process (ONNX Runtime sessions must not
-cross a fork), before the worker accepts a connection.
+cross a fork), before the worker accepts a connection; so is the data capture's writer
+thread, if the endpoint captures (``capture``), which lifespan shutdown drains.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -24,6 +26,7 @@ from bigmart.codecs import (
     decode_batch_records,
     encode_after_header,
 )
+from bigmart.container.capture import CaptureConfig, DataCapture
 from bigmart.container.settings import CUSTOM_ATTRIBUTES, ServingSettings, payload_too_large
 from bigmart.errors import BigmartError, UserError
 from bigmart.model.predictor import Predictor
@@ -50,10 +53,14 @@ class PayloadTooLarge(UserError):
 class InferenceApp:
     """SageMaker's hosting routes over one loaded model."""
 
-    def __init__(self, model_dir: Path, settings: ServingSettings) -> None:
+    def __init__(
+        self, model_dir: Path, settings: ServingSettings, capture: CaptureConfig | None = None
+    ) -> None:
         self.model_dir = model_dir
         self.settings = settings
         self.predictor: Predictor | None = None
+        self.capture_config = capture
+        self.capture: DataCapture | None = None
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("GET", "/ping"): self.ping,
             ("POST", "/invocations"): self.invocations,
@@ -93,8 +100,13 @@ class InferenceApp:
                     log.error("cannot load the model from %s: %s", self.model_dir, error)
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
+                if self.capture_config is not None:
+                    self.capture = DataCapture(self.capture_config)
+                    self.capture.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.capture is not None:  # after the last answer: write what it holds
+                    await asyncio.to_thread(self.capture.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -135,6 +147,8 @@ class InferenceApp:
             await _render(send, error, echo)
         else:
             await _respond(send, 200, payload, [(b"content-type", accept.encode()), *echo])
+            if self.capture is not None:  # after the answer: it never waits for capture
+                self.capture.record(body, content_type, payload, accept)
 
     def _score_batch_records(self, body: bytes, content_type: str, accept: str) -> bytes:
         """Batch transform: a CSV header row sent as a record gets an output line too."""

@@ -16,6 +16,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from bigmart.container.app import InferenceApp
+from bigmart.container.capture import CaptureConfig
 from bigmart.container.paths import OptMl
 from bigmart.container.settings import ServingSettings
 from bigmart.container.worker import connection_limits, raise_open_files_limit
@@ -79,9 +80,13 @@ def run(paths: OptMl) -> int:
     """Verify the model, then serve until SIGTERM; return the exit code."""
     try:
         settings = ServingSettings.from_environment()
+        capture = CaptureConfig.from_environment()
     except ValueError as error:
         log.error("bad serving setting: %s", error)
         return EXIT_USAGE
+    if capture is not None and settings.batch:
+        log.warning("data capture is for real-time endpoints; not capturing in batch")
+        capture = None
     try:
         from bigmart.model.predictor import Predictor
 
@@ -113,7 +118,9 @@ def run(paths: OptMl) -> int:
         settings.max_payload_mb,
         " (batch)" if settings.batch else "",
     )
-    ModelServer(InferenceApp(Path(paths.model), settings), settings).run()
+    if capture is not None:
+        log.info("data capture: %s", capture.describe())
+    ModelServer(InferenceApp(Path(paths.model), settings, capture), settings).run()
     return 0
 
 

@@ -2,7 +2,8 @@
 
 An endpoint config is a record, as on SageMaker: the model of each production variant and
 how many instances run it, checked when it is created (the model must exist). Locally one
-variant runs, on instance type ``local``; a DataCaptureConfig is kept (nothing is captured).
+variant runs, on instance type ``local``; a DataCaptureConfig is checked (an ``s3://`` URI
+or a folder) and honoured by the endpoint's server (``data_capture``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bigmart.local.data_capture import CaptureSetup, capture_setup, check_data_capture
 from bigmart.local.lifecycle import RequestRefused
-from bigmart.local.requests import LOCAL_INSTANCE, arn, time_of
+from bigmart.local.requests import LOCAL_INSTANCE, VARIANT, arn, time_of
 
 if TYPE_CHECKING:
     from bigmart.local.jobs import JobStore
@@ -21,6 +23,18 @@ class LocalEndpointConfigs:
     """SageMaker's endpoint config calls (part of ``LocalEndpoints``)."""
 
     store: JobStore
+    engine: str
+
+    def _capture(self, name: str, config: Mapping[str, Any]) -> CaptureSetup:
+        """How endpoint ``name``'s server captures under endpoint config ``config``."""
+        variants = config.get("ProductionVariants") or [{}]
+        return capture_setup(
+            name,
+            variants[0].get("VariantName", VARIANT),
+            config.get("DataCaptureConfig"),
+            self.store.home / "endpoints" / f"{name}.capture",
+            self.engine,
+        )
 
     def describe_model(self, ModelName: str) -> dict[str, Any]:
         raise NotImplementedError  # provided by LocalSageMaker
@@ -45,6 +59,7 @@ class LocalEndpointConfigs:
             raise RequestRefused(
                 f"endpoint config {name!r}: InitialInstanceCount must be at least 1, got {count!r}"
             )
+        check_data_capture(name, request.get("DataCaptureConfig"))
         self.describe_model(variant["ModelName"])  # refused if there is no such model
         self.store.put_resource("endpoint-config", name, request)
         return {"EndpointConfigArn": arn("endpoint-config", name)}

@@ -84,6 +84,7 @@ class EndpointRevivals(EndpointUpdates):
                 port=port,
                 host=host,
                 spawned=lambda started: self.store.update(name, artifacts=started.artifacts()),
+                capture=self._capture(name, record.parameters.get("EndpointConfig") or {}),
             )
         except START_ERRORS as error:
             reason = str(error)  # says what to fix as it is

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bigmart.local.data_capture import CaptureSetup
 from bigmart.local.engines import DEFAULT_IMAGE, serve_command
 from bigmart.local.processes import ProcessIdentity
 from bigmart.local.server_process import (
@@ -176,23 +177,37 @@ def start_server(
     port: int | None = None,
     host: str = LOOPBACK,
     spawned: Callable[[EndpointServer], None] | None = None,
+    capture: CaptureSetup | None = None,
 ) -> EndpointServer:
     """Copy the container's model into ``folder``, start ``serve`` on it and wait for
     ``/ping``; whatever stops that stops the server already started. ``spawned`` is told
     the server as soon as its process exists, before it answers, so that a record can name
-    it even if this process is killed outright while it waits."""
+    it even if this process is killed outright while it waits. ``capture`` is how its
+    ``serve`` records requests (``data_capture``; none by default)."""
     shutil.rmtree(folder, ignore_errors=True)
     model_dir = folder / "model"
     materialize_model(container["ModelDataUrl"], model_dir)
     environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
+    capture = capture or CaptureSetup()
+    environment.update(capture.environment)
     image = container.get("Image") or DEFAULT_IMAGE
     port = port or free_port()
+    command = serve_command(
+        engine,
+        image,
+        model_dir,
+        port,
+        environment,
+        host,
+        volumes=capture.volumes,
+        inherited=capture.inherited,
+    )
     server = ModelServer(
         folder,
         port=port,
         host=host,
         environment=environment,
-        command=serve_command(engine, image, model_dir, port, environment, host),
+        command=command,
         log_path=folder / "serve.log",
         detached=True,
     )

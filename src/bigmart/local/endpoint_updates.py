@@ -121,6 +121,7 @@ class EndpointUpdates(LocalEndpointConfigs):
                 engine=self.engine,
                 host=old.bind_host or old.host,
                 spawned=spawned,
+                capture=self._capture(name, parameters["EndpointConfig"]),
             )
             # One write: the new config and server together; traffic switches here.
             self.store.update(

@@ -15,8 +15,9 @@ it is started again once and the call sent to it, as SageMaker replaces a failed
 SageMaker does: the process creating or updating it would otherwise record it serving after
 the delete, or leave a server running that no record names.
 
-Local differences: nothing is captured (DataCaptureConfig is kept, CaptureStatus Stopped);
-a deleted endpoint's record is kept as history, Deleted; ``port`` and ``host`` choose where
+A DataCaptureConfig is honoured by ``serve`` itself (see ``data_capture``): the files are
+SageMaker's, under the destination folder or ``s3://`` URI. Local differences: a deleted
+endpoint's record is kept as history, Deleted; ``port`` and ``host`` choose where
 ``serve`` listens.
 """
 
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bigmart.contract import EndpointStatus, Env
+from bigmart.local.data_capture import capture_status
 from bigmart.local.endpoint_revivals import EndpointRevivals
 from bigmart.local.endpoint_servers import EndpointServer, ModelError, start_server
 from bigmart.local.endpoint_updates import START_ERRORS, without_times
@@ -84,7 +86,7 @@ class LocalEndpoints(EndpointRevivals):
             stopped=EndpointStatus.FAILED,
             replace=existing is not None,
         ) as outcome:
-            self._start_server(name, container, outcome, port=port, host=host)
+            self._start_server(name, container, outcome, port=port, host=host, config=config)
         return {"EndpointArn": arn("endpoint", name)}
 
     def _start_server(
@@ -95,6 +97,7 @@ class LocalEndpoints(EndpointRevivals):
         *,
         port: int | None,
         host: str,
+        config: Mapping[str, Any],
     ) -> None:
         """The endpoint's first server; a start that fails says what to fix as it is."""
         try:
@@ -104,6 +107,7 @@ class LocalEndpoints(EndpointRevivals):
                 engine=self.engine,
                 port=port,
                 host=host,
+                capture=self._capture(name, config),
             )
         except START_ERRORS as error:
             outcome.fail(str(error))
@@ -138,12 +142,7 @@ class LocalEndpoints(EndpointRevivals):
             ]
         capture = config.get("DataCaptureConfig")
         if capture:
-            answer["DataCaptureConfig"] = {
-                "EnableCapture": capture.get("EnableCapture", True),
-                "CaptureStatus": "Stopped",  # nothing is captured locally
-                "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage", 100),
-                "DestinationS3Uri": capture.get("DestinationS3Uri", ""),
-            }
+            answer["DataCaptureConfig"] = capture_status(capture)
         if record.failure_reason and record.status != EndpointStatus.DELETED:
             answer["FailureReason"] = record.failure_reason  # InService: an update failed
         return answer

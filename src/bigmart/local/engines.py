@@ -13,7 +13,7 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bigmart.contract import DEFAULT_OPT_ML, Env
@@ -85,12 +85,16 @@ def serve_command(
     port: int,
     environment: Mapping[str, str],
     host: str = "127.0.0.1",
+    volumes: Sequence[tuple[Path, str]] = (),
+    inherited: Sequence[str] = (),
 ) -> list[str]:
     """How to start ``serve`` on a model folder, listening on ``host:port`` of this machine.
 
     The container shares the host's network (as SageMaker's local mode does), so the
     address ``serve`` binds inside it, ``BIGMART_BIND_HOST``, is the machine's: loopback
     unless told otherwise (the image alone binds 0.0.0.0, as SageMaker requires).
+    ``volumes`` are more (host folder, container path) mounts, writable (data capture);
+    ``inherited`` variables pass from this environment by name, their values unwritten.
     """
     if engine == "process":
         return [sys.executable, "-m", "bigmart.container.serve"]
@@ -106,8 +110,10 @@ def serve_command(
         "--network",
         "host",
         *(item for variable in variables for item in ("-e", variable)),
+        *(item for name in inherited for item in ("-e", name)),
         "-v",
         f"{model_dir.resolve()}:{DEFAULT_OPT_ML}/model:ro",
+        *(item for folder, path in volumes for item in ("-v", f"{folder.resolve()}:{path}")),
         local_image(image),
         "serve",
     ]
