@@ -40,6 +40,7 @@ def test_trains_on_real_data_and_writes_model_metrics_and_metric_lines(tmp_path,
     assert result.returncode == 0, result.stdout
     assert not (tmp_path / "output" / "failure").exists()
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "baseline.json",
         "featurizer.json",
         "metadata.json",
         "model.onnx",

@@ -18,7 +18,7 @@ MEMBER_NAMES = list(MEMBER_LIMITS)
 
 def test_trained_model_folder_holds_only_data_files(trained_model: Path):
     names = sorted(p.name for p in trained_model.iterdir())
-    assert names == ["featurizer.json", "metadata.json", "model.onnx"]
+    assert names == ["baseline.json", "featurizer.json", "metadata.json", "model.onnx"]
     for path in trained_model.rglob("*"):
         assert path.suffix not in {".pkl", ".pickle", ".joblib"}
         assert not path.read_bytes().startswith(b"\x80")  # no pickle protocol header
@@ -32,7 +32,7 @@ def test_metadata_records_hyperparameters_metrics_versions_rows_and_checksums(tr
     )
     assert metadata["rows"] == {"training": 6818, "validation": 1705}
     assert {"scikit-learn", "onnxruntime", "skl2onnx", "numpy"} <= set(metadata["versions"])
-    assert set(metadata["files"]) == {"model.onnx", "featurizer.json"}
+    assert set(metadata["files"]) == {"model.onnx", "featurizer.json", "baseline.json"}
 
 
 def test_round_trip(tmp_path, trained_model):
