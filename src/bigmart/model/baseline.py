@@ -88,9 +88,10 @@ def categorical_profile(labels: Sequence[str | None]) -> dict[str, Any]:
 
 
 def bin_edges(values: np.ndarray, bins: int = BINS) -> list[float]:
-    """Edges at the quantiles 0, 1/bins, ..., 1 of ``values`` (non-missing), equal edges
-    merged; one value gives ``[v, v]`` (one bin)."""
-    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, bins + 1)))
+    """Edges at the quantiles 0, 1/bins, ..., 1 of ``values`` (non-missing), each an
+    observed value (numpy's "lower" quantile), equal edges merged; one value gives
+    ``[v, v]`` (one bin)."""
+    edges = np.unique(np.quantile(values, np.arange(bins + 1) / bins, method="lower"))
     if edges.size == 1:
         edges = np.repeat(edges, 2)
     return [float(edge) for edge in edges]
