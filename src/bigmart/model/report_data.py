@@ -10,17 +10,20 @@ metrics') by less than 0.01 sales units.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import KFold
 
 from bigmart.data.reading import LabelledData
 from bigmart.model import baseline as baseline_profile
 from bigmart.model.artifact import ModelArtifact
 from bigmart.model.cleaning_counts import cleaning_counts, unseen_categories
-from bigmart.model.forest import FittedModel, score
+from bigmart.model.forest import FittedModel, score, take
 from bigmart.model.hyperparameters import HyperParameters
 from bigmart.model.importance import permutation_importance
 from bigmart.model.metrics import json_metrics
@@ -42,7 +45,8 @@ class TrainingEvidence:
     training: LabelledData
     validation: LabelledData | None
     exported: Predictor
-    predictions: np.ndarray  # the exported model's, for ``judged``
+    onnx_size: int
+    predictions: np.ndarray  # the exported model's, for the judged rows
 
     @classmethod
     def gather(
@@ -56,7 +60,7 @@ class TrainingEvidence:
         exported = Predictor(ModelArtifact(onnx=onnx, featurizer=featurizer, metadata={}))
         judged = validation if validation is not None else training
         predictions = exported.predict(judged.features).astype(np.float64)
-        return cls(fitted, training, validation, exported, predictions)
+        return cls(fitted, training, validation, exported, len(onnx), predictions)
 
     def baseline(self) -> dict[str, Any]:
         """``baseline.json``: the training rows' raw profile and the predictions' spread."""
@@ -66,13 +70,26 @@ class TrainingEvidence:
             predictions_from="validation" if self.validation is not None else "training",
         )
 
+    def write_report(
+        self,
+        folder: str | os.PathLike[str],
+        hp: HyperParameters,
+        metrics: dict[str, float | None],
+        metadata: dict[str, Any],
+        *,
+        job_name: str | None = None,
+    ) -> Path:
+        """report.json and report.html into ``folder``; the HTML's path."""
+        from bigmart.report.training import write_report  # matplotlib: only for a report
+
+        return write_report(folder, self.report(hp, metrics, metadata, job_name=job_name))
+
     def report(
         self,
         hp: HyperParameters,
         metrics: dict[str, float | None],
         metadata: dict[str, Any],
         *,
-        onnx_bytes: int,
         job_name: str | None = None,
     ) -> dict[str, Any]:
         """``report.json``: everything the HTML shows, as numbers."""
@@ -86,7 +103,7 @@ class TrainingEvidence:
             "rows": metadata.get("rows"),
             "hyperparameters": hp.as_strings(),
             "model": {
-                "onnx_bytes": onnx_bytes,
+                "onnx_bytes": self.onnx_size,
                 "trees": hp.n_estimators,
                 "features_out": list(self.fitted.featurizer.feature_names_out_),
             },
@@ -220,10 +237,6 @@ class _OutletMeanSales(_MeanSales):
 
 def _folds(rows: LabelledData, hp: HyperParameters) -> list[tuple[LabelledData, LabelledData]]:
     """The folds of ``forest.cross_validate``: the same KFold, shuffled and seeded alike."""
-    from sklearn.model_selection import KFold
-
-    from bigmart.model.forest import take
-
     folds = KFold(n_splits=hp.cv_folds, shuffle=True, random_state=hp.random_state)
     return [(take(rows, a), take(rows, b)) for a, b in folds.split(np.arange(len(rows)))]
 

@@ -119,28 +119,11 @@ def run_training(
         out.mkdir(parents=True, exist_ok=True)
         document = json.dumps(reported, indent=1, sort_keys=True, allow_nan=False)
         (out / "metrics.json").write_text(document + "\n")
-        write_training_report(out, evidence, hp, reported, metadata, len(onnx_bytes), job_name, log)
+        started = time.perf_counter()
+        report = evidence.write_report(out, hp, reported, metadata, job_name=job_name)
+        log(f"training report written to {report} ({time.perf_counter() - started:.1f} s)")
     log(f"model built ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
     return TrainingResult(metrics=metrics, metadata=metadata)
-
-
-def write_training_report(
-    folder: Path,
-    evidence: TrainingEvidence,
-    hp: HyperParameters,
-    metrics: dict[str, float | None],
-    metadata: dict[str, Any],
-    onnx_bytes: int,
-    job_name: str | None,
-    log: Log,
-) -> None:
-    """report.json and report.html into ``folder``, timed in the log."""
-    from bigmart.report.training import write_report  # matplotlib: only when a report is made
-
-    started = time.perf_counter()
-    document = evidence.report(hp, metrics, metadata, onnx_bytes=onnx_bytes, job_name=job_name)
-    path = write_report(folder, document)
-    log(f"training report written to {path} ({time.perf_counter() - started:.1f} s)")
 
 
 def probe(onnx_bytes: bytes, featurizer: dict[str, Any], data: LabelledData) -> dict[str, Any]:

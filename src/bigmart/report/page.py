@@ -31,12 +31,17 @@ h3 { font-size: 1rem; margin: 14px 0 6px; }
 section { padding: 18px 0 14px; border-bottom: 1px solid var(--line); }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr));
         gap: 18px 28px; align-items: start; }
+.grid > div { min-width: 0; overflow-x: auto; }
+.row { display: flex; flex-wrap: wrap; gap: 18px 28px; align-items: flex-start; }
+.row > div { flex: 0 1 auto; min-width: 0; overflow-x: auto; }
+.row > div:last-child { flex: 1 1 380px; }
 figure { margin: 0; }
 figure svg { display: block; width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 4px 0 10px; font-size: 0.9rem; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left;
          vertical-align: top; }
 th { background: var(--panel); font-weight: 600; }
+td:first-child, th:first-child { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.model { font-weight: 600; }
 .better { color: var(--good); }
@@ -52,7 +57,9 @@ footer { color: var(--muted); font-size: 0.8rem; padding-top: 14px; }
   section { break-inside: auto; padding: 10px 0; }
   h2, h3 { break-after: avoid; }
   figure, table, tr { break-inside: avoid; }
-  .grid { grid-template-columns: 1fr 1fr; gap: 10px 18px; }
+  .grid, .row { display: block; }
+  .grid > div, .row > div { overflow: visible; margin-bottom: 8px; }
+  figure svg { max-height: 120mm; width: auto; }
   th { background: none; }
 }
 """
@@ -98,6 +105,12 @@ def paragraph(text: str, css: str = "") -> str:
 def grid(*parts: str) -> str:
     """Parts side by side on a wide screen, one under the other on a narrow one."""
     return '<div class="grid">' + "".join(f"<div>{part}</div>" for part in parts) + "</div>"
+
+
+def row(*parts: str) -> str:
+    """Parts side by side, the first at its own width (a table), the last taking the rest
+    (a chart) or wrapping below when the first leaves too little."""
+    return '<div class="row">' + "".join(f"<div>{part}</div>" for part in parts) + "</div>"
 
 
 def figure(svg: str, caption: str) -> str:

@@ -19,6 +19,7 @@ from bigmart.report.page import (
     number,
     page,
     paragraph,
+    row,
     section,
     table,
 )
@@ -84,7 +85,7 @@ def _metrics(document: Mapping[str, Any]) -> str:
         rows.append(cells)
     if "cv:rmse_mean" in metrics:
         folds = document["hyperparameters"].get("cv_folds", "k")
-        cells = [f"cross-validated RMSE ({folds} folds), mean \u00b1 std"]
+        cells = [f"CV RMSE, {folds} folds"]
         cells.append(
             Cell(
                 f"{number(metrics['cv:rmse_mean'])} \u00b1 {number(metrics['cv:rmse_std'])}",
@@ -97,11 +98,13 @@ def _metrics(document: Mapping[str, Any]) -> str:
             for b in baselines
         )
         rows.append(cells)
-    left = table(["metric", *names], rows, numeric=range(1, len(names) + 1)) + paragraph(
+    left = table(["metric", *names], rows, numeric=range(1, len(names) + 1))
+    note = paragraph(
         "The baselines are fitted on the same training rows: one predicts the mean sales "
         "for every row, the other each outlet's mean sales. A model is only worth its "
         "keep where it beats them. Lower RMSE and MAE are better; R\u00b2 is the share of "
-        "the sales' variance explained.",
+        "the sales' variance explained. Cross-validation (CV) reports the mean \u00b1 standard "
+        "deviation over its folds.",
         "note",
     )
     key = "validation:rmse" if metrics.get("validation:rmse") is not None else "train:rmse"
@@ -111,7 +114,11 @@ def _metrics(document: Mapping[str, Any]) -> str:
         chart = charts.bars(names, values, name="metrics", xlabel=key.replace(":", " "))
         right = figure(chart, f"{key}: the model against two baselines fitted on the same rows")
     return section(
-        "How good is the model?", _headline(metrics, baselines), grid(left, right), anchor="metrics"
+        "How good is the model?",
+        _headline(metrics, baselines),
+        row(left, right),
+        note,
+        anchor="metrics",
     )
 
 
