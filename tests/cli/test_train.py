@@ -133,6 +133,7 @@ def test_train_then_predict_end_to_end(tmp_path, real_train_csv, real_test_csv):
     assert packed["metrics"] == json.loads((output / "data" / "metrics.json").read_text())
     assert packed["job"] == "job-1"  # the job's name reaches train, as on SageMaker
     report = (output / "data" / "report.html").resolve()
+    assert f"report: {output / 'data' / 'report.html'}" in trained.stdout
     for target in ("job-1", str(archive), str(tmp_path / "runs" / "job-1" / "model")):
         shown = bigmart("report", target)
         assert shown.returncode == 0 and shown.stdout == f"{report}\n", shown.stderr

@@ -33,17 +33,24 @@ def report_of_job(record: JobRecord, home: Path) -> Path:
     ``output.tar.gz`` (local or S3) into ``home/reports/<job>/``."""
     if record.kind != "training":
         raise ReportNotFound(f"{record.name!r} is a {record.kind}, not a training job")
-    output = record.parameters.get("OutputDataConfig", {}).get("S3OutputPath")
-    if record.parameters.get("on") != "sagemaker" and output:
-        local = job_folder(home, record.name, output) / "output" / "data" / HTML_FILE
-        if local.is_file():
-            return local
+    local = local_report(record, home)
+    if local is not None:
+        return local
     archive = record.artifacts.get("output")
     if not archive:
         raise ReportNotFound(
             f"training job {record.name!r} ({record.status}) has no output.tar.gz, so no report"
         )
     return extract_report(archive, home / "reports" / record.name / HTML_FILE)
+
+
+def local_report(record: JobRecord, home: Path) -> Path | None:
+    """The report in a local training job's folder, if it is there."""
+    output = record.parameters.get("OutputDataConfig", {}).get("S3OutputPath")
+    if record.kind != "training" or record.parameters.get("on") == "sagemaker" or not output:
+        return None
+    path = job_folder(home, record.name, output) / "output" / "data" / HTML_FILE
+    return path if path.is_file() else None
 
 
 def report_of_path(location: Path) -> Path:
