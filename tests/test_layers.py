@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("data", ("bigmart.data",)),
+    ("report", ("bigmart.report",)),
     ("model", ("bigmart.model",)),
     ("codecs", ("bigmart.codecs",)),
     ("container", ("bigmart.container",)),

@@ -35,6 +35,8 @@ class Env:
     SAGEMAKER_MAX_PAYLOAD_IN_MB = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
     SAGEMAKER_BATCH_STRATEGY = "SAGEMAKER_BATCH_STRATEGY"
     SAGEMAKER_MAX_CONCURRENT_TRANSFORMS = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"
+    #: The training job's name, which SageMaker gives ``train`` (it titles the report).
+    TRAINING_JOB_NAME = "TRAINING_JOB_NAME"
     #: The address ``serve`` binds (bigmart's: the image keeps 0.0.0.0, local servers loopback).
     BIGMART_BIND_HOST = "BIGMART_BIND_HOST"
     #: A local endpoint's DataCaptureConfig with its endpoint and variant names, as JSON

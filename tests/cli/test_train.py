@@ -121,9 +121,22 @@ def test_train_then_predict_end_to_end(tmp_path, real_train_csv, real_test_csv):
     archive = output / "model.tar.gz"
     assert f"model: {archive}" in trained.stdout
     with tarfile.open(archive) as tar:
-        assert sorted(tar.getnames()) == ["featurizer.json", "metadata.json", "model.onnx"]
+        assert sorted(tar.getnames()) == [
+            "baseline.json",
+            "featurizer.json",
+            "metadata.json",
+            "model.onnx",
+        ]
     with tarfile.open(output / "output.tar.gz") as tar:
-        assert "metrics.json" in tar.getnames()
+        assert {"metrics.json", "report.html", "report.json"} <= set(tar.getnames())
+        packed = json.load(tar.extractfile("report.json"))  # type: ignore[arg-type]
+    assert packed["metrics"] == json.loads((output / "data" / "metrics.json").read_text())
+    assert packed["job"] == "job-1"  # the job's name reaches train, as on SageMaker
+    report = (output / "data" / "report.html").resolve()
+    assert f"report: {output / 'data' / 'report.html'}" in trained.stdout
+    for target in ("job-1", str(archive), str(tmp_path / "runs" / "job-1" / "model")):
+        shown = bigmart("report", target)
+        assert shown.returncode == 0 and shown.stdout == f"{report}\n", shown.stderr
 
     predicted = bigmart(
         "predict",

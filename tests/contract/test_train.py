@@ -40,6 +40,7 @@ def test_trains_on_real_data_and_writes_model_metrics_and_metric_lines(tmp_path,
     assert result.returncode == 0, result.stdout
     assert not (tmp_path / "output" / "failure").exists()
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "baseline.json",
         "featurizer.json",
         "metadata.json",
         "model.onnx",
@@ -51,6 +52,10 @@ def test_trains_on_real_data_and_writes_model_metrics_and_metric_lines(tmp_path,
         assert match, f"{definition['Name']} not found in the log"
         assert float(match.group(1)) == pytest.approx(metrics[definition["Name"]], abs=1e-4)
     assert 900 < metrics["validation:rmse"] < 1300
+    report = json.loads((tmp_path / "output" / "data" / "report.json").read_text())
+    assert report["metrics"] == metrics
+    assert report["baselines"]["mean"]["cv:rmse_mean"] > metrics["cv:rmse_mean"]
+    assert (tmp_path / "output" / "data" / "report.html").stat().st_size > 100_000
 
 
 def test_validation_channel_replaces_the_holdout(tmp_path, synthetic_csv, real_train_csv):
@@ -398,3 +403,37 @@ def test_a_latest_link_in_the_channel_reads_the_data_once(tmp_path, real_train_c
     assert result.returncode == 0, result.stdout
     assert "read 8523 training rows from 1 file(s)" in result.stdout
     assert sum("already read" in line for line in result.stdout.splitlines()) == 2
+
+
+def test_the_training_report_describes_the_job_it_ran_in(trained_model, real_train_csv):
+    """report.json beside metrics.json: baselines, residual groups, importance and the
+    cleaning's counts, which add up to what the real file holds."""
+    import pandas as pd
+
+    data = trained_model.parent / "output" / "data"
+    metrics = json.loads((data / "metrics.json").read_text())
+    report = json.loads((data / "report.json").read_text())
+    assert report["metrics"] == metrics
+    assert report["rows"] == {"training": 6818, "validation": 1705}
+    for baseline in ("mean", "outlet_mean"):
+        assert report["baselines"][baseline]["validation:rmse"] > metrics["validation:rmse"]
+    by_type = report["residuals"]["Outlet_Type"]
+    assert sum(group["rows"] for group in by_type) == 1705 and len(by_type) == 4
+    assert len(report["residuals"]["Outlet_Identifier"]) == 10
+    importance = report["importance"]["columns"]
+    assert importance[0]["column"] == "Item_MRP" and len(importance) == 11
+    assert report["model"]["onnx_bytes"] == (trained_model / "model.onnx").stat().st_size
+
+    raw = pd.read_csv(real_train_csv, keep_default_na=False)
+    cleaning = report["cleaning"]
+    both = [cleaning["training"], cleaning["validation"]]
+    assert sum(c["Item_Weight"]["missing"] for c in both) == (raw["Item_Weight"] == "").sum()
+    assert sum(c["Outlet_Size"]["missing"] for c in both) == (raw["Outlet_Size"] == "").sum()
+    assert (
+        sum(c["Item_Visibility"]["zero"] for c in both)
+        == (raw["Item_Visibility"].astype(float) == 0).sum()
+    )
+    edible = raw[~raw["Item_Identifier"].str.startswith("NC")]
+    respelled = edible["Item_Fat_Content"].isin(["LF", "low fat", "reg"]).sum()
+    assert sum(c["Item_Fat_Content"]["respelled"] for c in both) == respelled
+    assert set(cleaning["unseen_in_validation"]) >= {"Item_Identifier", "Outlet_Identifier"}

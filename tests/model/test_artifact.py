@@ -18,7 +18,7 @@ MEMBER_NAMES = list(MEMBER_LIMITS)
 
 def test_trained_model_folder_holds_only_data_files(trained_model: Path):
     names = sorted(p.name for p in trained_model.iterdir())
-    assert names == ["featurizer.json", "metadata.json", "model.onnx"]
+    assert names == ["baseline.json", "featurizer.json", "metadata.json", "model.onnx"]
     for path in trained_model.rglob("*"):
         assert path.suffix not in {".pkl", ".pickle", ".joblib"}
         assert not path.read_bytes().startswith(b"\x80")  # no pickle protocol header
@@ -32,7 +32,7 @@ def test_metadata_records_hyperparameters_metrics_versions_rows_and_checksums(tr
     )
     assert metadata["rows"] == {"training": 6818, "validation": 1705}
     assert {"scikit-learn", "onnxruntime", "skl2onnx", "numpy"} <= set(metadata["versions"])
-    assert set(metadata["files"]) == {"model.onnx", "featurizer.json"}
+    assert set(metadata["files"]) == {"model.onnx", "featurizer.json", "baseline.json"}
 
 
 def test_round_trip(tmp_path, trained_model):
@@ -118,3 +118,41 @@ def test_a_model_too_big_for_an_archive_is_never_written(tmp_path, monkeypatch):
     with pytest.raises(ArtifactError, match=r"model\.onnx would be .* train a smaller forest"):
         write_model(ModelArtifact(onnx=b"x" * 11, featurizer={}, metadata={}), tmp_path / "m")
     assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_the_baseline_is_checksummed_and_a_changed_one_is_refused(tmp_path, trained_model):
+    artifact = read_model(trained_model)
+    assert artifact.baseline is not None and artifact.baseline["format"] == "bigmart-baseline/1"
+    model = _copy(trained_model, tmp_path)
+    baseline = model / "baseline.json"
+    document = json.loads(baseline.read_text())
+    document["numeric"]["Item_MRP"]["missing_rate"] = 0.5
+    baseline.write_text(json.dumps(document))
+    with pytest.raises(ArtifactError, match=r"baseline\.json: sha256 does not match"):
+        read_model(model)
+    baseline.unlink()  # listed in metadata.json, so it may not go missing either
+    with pytest.raises(ArtifactError, match=r"baseline\.json: cannot read"):
+        read_model(model)
+
+
+def test_a_model_from_before_the_baseline_loads_and_serves(tmp_path, trained_model):
+    old = read_model(trained_model)
+    old.baseline = None
+    write_model(old, tmp_path / "old")
+    metadata = json.loads((tmp_path / "old" / "metadata.json").read_text())
+    assert set(metadata["files"]) == {"model.onnx", "featurizer.json"}
+    assert not (tmp_path / "old" / "baseline.json").exists()
+    assert read_model(tmp_path / "old").baseline is None
+    archive = pack(tmp_path / "old", tmp_path / "old.tar.gz")
+    with opened_model(archive) as folder:
+        predictor = Predictor.load(folder)
+    assert predictor.metadata["files"] == metadata["files"]
+
+
+def test_files_may_list_only_the_known_ones(tmp_path, trained_model):
+    model = _copy(trained_model, tmp_path)
+    metadata = json.loads((model / "metadata.json").read_text())
+    metadata["files"]["notes.txt"] = "0" * 64
+    (model / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match=r"'files' must list .* and may list \('baseline"):
+        read_model(model)

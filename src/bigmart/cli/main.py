@@ -20,6 +20,7 @@ from bigmart.cli import (
     jobs,
     predict,
     quickstart,
+    report,
     serve,
     synth,
     train,
@@ -30,7 +31,7 @@ from bigmart.contract import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, ex
 from bigmart.errors import BigmartError
 from bigmart.local.lifecycle import Terminated
 
-COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image, api)
+COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image, api, report)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

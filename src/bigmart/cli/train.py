@@ -16,6 +16,7 @@ from bigmart.data import synthetic as synth
 from bigmart.files import replacing
 from bigmart.local import storage
 from bigmart.local.jobs import JobRecord, state_home
+from bigmart.local.reports import local_report
 from bigmart.local.requests import training_job_request
 from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.model.hyperparameters import HyperParameters, valid_names
@@ -106,6 +107,9 @@ def _print_outcome(record: JobRecord) -> None:
         print(f"failure reason: {record.failure_reason}", file=sys.stderr)
         return
     print(f"model: {record.artifacts['model']}")
+    report = local_report(record, state_home())
+    if report is not None:
+        print(f"report: {report}")
 
 
 def _channels(args: argparse.Namespace) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -24,7 +25,7 @@ from typing import Any
 
 from bigmart.clipping import clip, clip_list
 from bigmart.container.paths import OptMl
-from bigmart.contract import EXIT_FAILED, EXIT_STOPPED, GZIP
+from bigmart.contract import EXIT_FAILED, EXIT_STOPPED, GZIP, Env
 from bigmart.errors import UserError
 from bigmart.model.hyperparameters import HyperParameters, sagemaker_names
 
@@ -96,6 +97,7 @@ def _train(paths: OptMl) -> None:
             training_gzipped=channels["training"].gzipped,
             validation_gzipped=channels["validation"].gzipped if "validation" in channels else None,
             output_data_dir=paths.output_data,
+            job_name=os.environ.get(Env.TRAINING_JOB_NAME),
             log=log.info,
         )
         _publish(staging, paths.model)

@@ -42,7 +42,7 @@ from bigmart.local.requests import (
     transform_locations,
     transform_options,
 )
-from bigmart.local.training import run_training_job
+from bigmart.local.training import job_folder, run_training_job
 from bigmart.model.hyperparameters import HyperParameters
 
 
@@ -250,10 +250,7 @@ class LocalSageMaker(LocalEndpoints):
         return record
 
     def _job_dir(self, name: str, output: str) -> Path:
-        """A job's folder: under a local output, or staged in the state folder for S3."""
-        if storage.is_s3(output):
-            return self.store.home / "jobs" / name
-        return Path(output) / name
+        return job_folder(self.store.home, name, output)
 
     def _stage_channels(self, channels: Mapping[str, str], job_dir: Path) -> dict[str, Path]:
         """Each channel as a local path; S3 channels are downloaded keeping the key tree."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bigmart.container.paths import OptMl
 from bigmart.contract import EXIT_STOPPED, Env, JobStatus
+from bigmart.local import storage
 from bigmart.local.engines import DEFAULT_IMAGE, train_command
 from bigmart.local.lifecycle import Echo
 from bigmart.model.archive import pack
@@ -37,6 +38,14 @@ class TrainingJobResult:
     model_archive: Path | None = None
     failure_reason: str | None = None
     seconds: float = 0.0
+
+
+def job_folder(home: Path, name: str, output: str) -> Path:
+    """A job's folder: under a local output, or staged in the state folder ``home`` for an
+    S3 output (kept after the job, with its output/data)."""
+    if storage.is_s3(output):
+        return home / "jobs" / name
+    return Path(output) / name
 
 
 def prepare_job(

@@ -1,5 +1,5 @@
 """The model archive: ``model.tar.gz``, packed as SageMaker packs ``/opt/ml/model`` and read
-by our own tar reader, which can write nothing but the model's three files.
+by our own tar reader, which can write nothing but the model's known files.
 
 ``tarfile.extractall`` is not used: its safety filter is missing on 3.11.2 and bypassable
 below 3.11.13 (CVE-2025-4517), so the headers are parsed here and every member checked
@@ -24,10 +24,12 @@ from typing import BinaryIO
 from bigmart.clipping import clip
 from bigmart.files import replacing
 from bigmart.model.artifact import (
+    BASELINE_FILE,
     FEATURIZER_FILE,
     MEMBER_LIMITS,
     METADATA_FILE,
     ONNX_FILE,
+    PAYLOAD_FILES,
     ArtifactError,
     megabytes,
 )
@@ -35,15 +37,18 @@ from bigmart.model.artifact import (
 #: The largest archive worth fetching (e.g. from S3): its members at their limits, plus
 #: tar headers and padding; compression only makes a real one smaller.
 MAX_ARCHIVE_BYTES = sum(MEMBER_LIMITS.values()) + (1 << 20)
-#: Tar headers read before an archive is refused: three files, a "." entry, a pax header
+#: Tar headers read before an archive is refused: four files, a "." entry, a pax header
 #: each, and room to spare; a million tiny members cost nothing to refuse.
 MAX_HEADERS = 16
 #: A pax or GNU long-name header's data: a few hundred bytes in practice.
 EXTENSION_LIMIT = 64 << 10
 _COPY_CHUNK = 1 << 20
 _HOLDS = (
-    f"a model archive holds only {ONNX_FILE}, {FEATURIZER_FILE}, {METADATA_FILE} as regular files"
+    f"a model archive holds only {ONNX_FILE}, {FEATURIZER_FILE}, {METADATA_FILE} "
+    f"(and optionally {BASELINE_FILE}) as regular files"
 )
+#: The members every archive must have (baseline.json came later: older models lack it).
+_REQUIRED = (*PAYLOAD_FILES, METADATA_FILE)
 _REGULAR_TYPES = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
 _EXTENSION_TYPES = frozenset(
     {tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
@@ -75,7 +80,7 @@ def pack(model_dir: str | os.PathLike[str], archive: str | os.PathLike[str]) -> 
 @contextmanager
 def opened_model(location: str | os.PathLike[str], *, label: str | None = None) -> Iterator[Path]:
     """A model folder for a folder or a ``model.tar.gz``; an archive is unpacked to a
-    temporary folder (only its three known files, see ``unpack``) and removed after.
+    temporary folder (only its known files, see ``unpack``) and removed after.
     ``label`` names the archive in errors (e.g. the S3 URI a local copy came from)."""
     path = Path(location)
     if path.is_dir():
@@ -94,15 +99,15 @@ def unpack(
     *,
     label: str | None = None,
 ) -> None:
-    """Extract a model archive's three files into the (empty) folder ``destination``.
+    """Extract a model archive's files into the (empty) folder ``destination``.
 
     The archive is read by this module, not by ``tarfile.extractall``: whatever the
-    Python version, nothing but ``model.onnx``, ``featurizer.json`` and ``metadata.json``
-    can be written, each a regular file within its size limit (``MEMBER_LIMITS``), created
-    exclusively and never through a link. A ``.`` directory entry and ``./name`` spellings
-    are accepted, since ``tar -czf model.tar.gz -C model .`` packs that way. Anything else
-    (links, directories, devices, FIFOs, other names, a name twice, more than
-    ``MAX_HEADERS`` headers) is refused with one line naming the member.
+    Python version, nothing but ``model.onnx``, ``featurizer.json``, ``metadata.json`` and
+    ``baseline.json`` can be written, each a regular file within its size limit
+    (``MEMBER_LIMITS``), created exclusively and never through a link. A ``.`` directory
+    entry and ``./name`` spellings are accepted, since ``tar -czf model.tar.gz -C model .``
+    packs that way. Anything else (links, directories, devices, FIFOs, other names, a name
+    twice, more than ``MAX_HEADERS`` headers) is refused with one line naming the member.
     """
     label = label or os.fspath(archive)
     try:
@@ -210,7 +215,7 @@ def _read_members(stream: BinaryIO, label: str, destination: Path, created: list
             )
         _copy_member(stream, size, destination / base, where, created)
         written.add(base)
-    missing = [name for name in MEMBER_LIMITS if name not in written]
+    missing = [name for name in _REQUIRED if name not in written]
     if missing:
         raise ArtifactError(f"{label}: holds no {', '.join(missing)}; {_HOLDS}")
 

@@ -4,6 +4,8 @@
 
     model.onnx        the forest (ONNX, run by ONNX Runtime)
     featurizer.json   the featurizer's fitted state
+    baseline.json     the training data's profile, for drift reports (optional: models
+                      from before it have none, and serving never reads it)
     metadata.json     hyper-parameters, metrics, row counts, library versions, and the
                       sha256 of each file above (written last: no metadata, no model)
 
@@ -27,7 +29,11 @@ FORMAT = "bigmart-model/1"
 ONNX_FILE = "model.onnx"
 FEATURIZER_FILE = "featurizer.json"
 METADATA_FILE = "metadata.json"
+BASELINE_FILE = "baseline.json"
+#: The files every model has, each checksummed in metadata.json.
 PAYLOAD_FILES = (ONNX_FILE, FEATURIZER_FILE)
+#: Files a model may have: when metadata.json lists one, it is checksummed like the others.
+OPTIONAL_FILES = (BASELINE_FILE,)
 
 #: The most each file of a model may weigh, in a folder written by ``write_model`` and in an
 #: archive read by ``archive.unpack`` (so a crafted archive cannot fill the disk). The forest's
@@ -39,6 +45,7 @@ MEMBER_LIMITS: dict[str, int] = {
     ONNX_FILE: 512 << 20,
     FEATURIZER_FILE: 16 << 20,
     METADATA_FILE: 16 << 20,
+    BASELINE_FILE: 16 << 20,
 }
 
 
@@ -59,6 +66,7 @@ class ModelArtifact:
     onnx: bytes
     featurizer: dict[str, Any]
     metadata: dict[str, Any]
+    baseline: dict[str, Any] | None = None  # None: a model from before baseline.json
 
 
 def write_model(artifact: ModelArtifact, model_dir: str | os.PathLike[str]) -> None:
@@ -73,6 +81,8 @@ def write_model(artifact: ModelArtifact, model_dir: str | os.PathLike[str]) -> N
         ONNX_FILE: artifact.onnx,
         FEATURIZER_FILE: _json_bytes(artifact.featurizer),
     }
+    if artifact.baseline is not None:
+        payloads[BASELINE_FILE] = _json_bytes(artifact.baseline)
     metadata = dict(artifact.metadata)
     metadata["format"] = FORMAT
     metadata["files"] = {name: _sha256(data) for name, data in payloads.items()}
@@ -111,10 +121,17 @@ def read_model(model_dir: str | os.PathLike[str]) -> ModelArtifact:
             f"{folder / METADATA_FILE}: format is {metadata.get('format')!r}, expected {FORMAT!r}"
         )
     checksums = metadata.get("files")
-    if not isinstance(checksums, dict) or set(checksums) != set(PAYLOAD_FILES):
-        raise ArtifactError(f"{folder / METADATA_FILE}: 'files' must list {PAYLOAD_FILES}")
+    if (
+        not isinstance(checksums, dict)
+        or not set(PAYLOAD_FILES) <= set(checksums)
+        or not set(checksums) <= {*PAYLOAD_FILES, *OPTIONAL_FILES}
+    ):
+        raise ArtifactError(
+            f"{folder / METADATA_FILE}: 'files' must list {PAYLOAD_FILES}, "
+            f"and may list {OPTIONAL_FILES}"
+        )
     contents: dict[str, bytes] = {}
-    for name in PAYLOAD_FILES:
+    for name in [*PAYLOAD_FILES, *(n for n in OPTIONAL_FILES if n in checksums)]:
         path = folder / name
         try:
             data = _read_bounded(path, MEMBER_LIMITS[name])
@@ -125,11 +142,17 @@ def read_model(model_dir: str | os.PathLike[str]) -> ModelArtifact:
                 f"{path}: sha256 does not match metadata.json (file corrupt or replaced)"
             )
         contents[name] = data
-    try:
-        featurizer = json.loads(contents[FEATURIZER_FILE])
-    except ValueError as error:
-        raise ArtifactError(f"{folder / FEATURIZER_FILE}: not valid JSON ({error})") from None
-    return ModelArtifact(onnx=contents[ONNX_FILE], featurizer=featurizer, metadata=metadata)
+    documents = {
+        name: _parse_json(folder / name, contents[name])
+        for name in (FEATURIZER_FILE, BASELINE_FILE)
+        if name in contents
+    }
+    return ModelArtifact(
+        onnx=contents[ONNX_FILE],
+        featurizer=documents[FEATURIZER_FILE],
+        metadata=metadata,
+        baseline=documents.get(BASELINE_FILE),
+    )
 
 
 def rewrite_model(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> None:
@@ -175,6 +198,13 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ArtifactError(f"{path}: expected a JSON object")
     return document
+
+
+def _parse_json(path: Path, data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as error:
+        raise ArtifactError(f"{path}: not valid JSON ({error})") from None
 
 
 def _json_bytes(document: Any) -> bytes:

@@ -165,6 +165,12 @@ class Featurizer:
     def fit_transform(self, batch: RawBatch, target: np.ndarray) -> np.ndarray:
         return self.fit(batch, target).transform(batch)
 
+    def cleaned_categories(self, batch: RawBatch) -> dict[str, list[str | None]]:
+        """The encoded columns' labels after cleaning, as ``transform`` looks up their codes
+        (a label not in ``categories_`` gets the unknown code)."""
+        self._check_fitted()
+        return self._clean_categories(batch)
+
     # -- state --------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:

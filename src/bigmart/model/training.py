@@ -23,6 +23,7 @@ from bigmart.model.artifact import ModelArtifact, write_model
 from bigmart.model.hyperparameters import HyperParameters
 from bigmart.model.metrics import METRIC_NAMES, format_metric, json_metrics
 from bigmart.model.predictor import PROBE_KEY, Predictor, probe_rows
+from bigmart.model.report_data import TrainingEvidence
 from bigmart.schema import columns_from_records
 
 Log = Callable[[str], None]
@@ -45,6 +46,7 @@ def run_training(
     training_gzipped: bool | None = None,
     validation_gzipped: bool | None = None,
     output_data_dir: str | os.PathLike[str] | None = None,
+    job_name: str | None = None,
     log: Log = print,
 ) -> TrainingResult:
     """Train on the CSVs at ``training`` and write the model into ``model_dir``.
@@ -53,6 +55,7 @@ def run_training(
     trained on all training rows and scored on the channel; otherwise it is trained on
     ``1 - validation_fraction`` of the rows and scored on the rest (0 scores nothing).
     ``*_gzipped`` None judges each file by its ``.gz`` suffix (a Pipe-mode FIFO has none).
+    ``output_data_dir`` receives metrics.json and the training report (report.html, .json).
     """
     hp = hyperparameters
     started = time.perf_counter()
@@ -89,6 +92,7 @@ def run_training(
 
     onnx_bytes = forest_model.to_onnx_bytes(fitted.forest)
     featurizer_state = fitted.featurizer.to_json()
+    evidence = TrainingEvidence.gather(fitted, data, holdout, onnx_bytes, featurizer_state)
     reported = json_metrics(metrics)  # null, not NaN, for an undefined metric
     metadata = {
         "hyperparameters": hp.as_strings(),
@@ -102,7 +106,12 @@ def run_training(
         PROBE_KEY: probe(onnx_bytes, featurizer_state, data),
     }
     write_model(
-        ModelArtifact(onnx=onnx_bytes, featurizer=featurizer_state, metadata=metadata),
+        ModelArtifact(
+            onnx=onnx_bytes,
+            featurizer=featurizer_state,
+            metadata=metadata,
+            baseline=evidence.baseline(),
+        ),
         model_dir,
     )
     if output_data_dir is not None:
@@ -110,6 +119,9 @@ def run_training(
         out.mkdir(parents=True, exist_ok=True)
         document = json.dumps(reported, indent=1, sort_keys=True, allow_nan=False)
         (out / "metrics.json").write_text(document + "\n")
+        started = time.perf_counter()
+        report = evidence.write_report(out, hp, reported, metadata, job_name=job_name)
+        log(f"training report written to {report} ({time.perf_counter() - started:.1f} s)")
     log(f"model built ({len(onnx_bytes) / 1e6:.1f} MB ONNX)")
     return TrainingResult(metrics=metrics, metadata=metadata)
 
