@@ -52,7 +52,7 @@ def test_a_training_job_answers_at_once_runs_in_the_background_and_is_waited_for
     assert done["TrainingEndTime"] >= done["CreationTime"]
     listed = valid("ListTrainingJobs", sagemaker.list_training_jobs(NameContains="api-fit"))
     assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["api-fit"]
-    assert (api_server.home / "logs" / "api-fit.log").read_text().strip()
+    assert (api_server.home / "logs" / "training" / "api-fit.log").read_text().strip()
 
 
 def test_a_stopped_training_job_ends_stopped(api_server, sagemaker, synthetic_csv, tmp_path):

@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVING", "EndpointServer", "LocalEndpoints", "ModelError"]
 
+#: The job store's kind of an endpoint's record.
+ENDPOINT = "endpoint"
 #: Endpoint statuses that hold the name: another endpoint cannot take it meanwhile.
 LIVE = (EndpointStatus.CREATING, EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING)
 #: Endpoint statuses that answer InvokeEndpoint: an update keeps serving throughout.
@@ -89,11 +91,7 @@ class LocalEndpoints(LocalEndpointConfigs):
         config = self.describe_endpoint_config(request["EndpointConfigName"])
         (variant,) = config["ProductionVariants"]
         container = self.describe_model(variant["ModelName"])["PrimaryContainer"]
-        existing = self.store.get(name)  # a killed creator's Creating is Failed by now
-        if existing is not None and existing.kind != "endpoint":
-            raise RequestRefused(
-                f"the name {name!r} is taken by a {existing.kind} job; choose another"
-            )
+        existing = self.store.get(name, ENDPOINT)  # a killed creator's Creating is Failed
         if existing is not None and existing.status in LIVE:
             raise RequestRefused(
                 f"Cannot create already existing endpoint {arn('endpoint', name)!r}."
@@ -187,14 +185,17 @@ class LocalEndpoints(LocalEndpointConfigs):
         with termination_raises():
             new: EndpointServer | None = None
             try:
-                self.store.update(name, status=EndpointStatus.UPDATING)
+                self.store.update(name, kind=ENDPOINT, status=EndpointStatus.UPDATING)
                 new = self._serve(folder, container, None, host)
                 # One write: the new config and server together; traffic switches here.
-                self.store.update(name, parameters=parameters, artifacts=new.artifacts())
+                self.store.update(
+                    name, kind=ENDPOINT, parameters=parameters, artifacts=new.artifacts()
+                )
             except BaseException as error:
                 # The old config and server again, whether or not the switch was written.
                 self.store.update(
                     name,
+                    kind=ENDPOINT,
                     status=EndpointStatus.IN_SERVICE,
                     parameters=record.parameters,
                     artifacts=record.artifacts,
@@ -210,7 +211,9 @@ class LocalEndpoints(LocalEndpointConfigs):
                 if note:
                     self.echo(f"endpoint {name}: {note}")
             finally:
-                self.store.update(name, status=EndpointStatus.IN_SERVICE, failure_reason="")
+                self.store.update(
+                    name, kind=ENDPOINT, status=EndpointStatus.IN_SERVICE, failure_reason=""
+                )
         return {"EndpointArn": endpoint_arn}
 
     def _other_folder(self, name: str, server: EndpointServer) -> Path:
@@ -307,7 +310,7 @@ class LocalEndpoints(LocalEndpointConfigs):
         record = self._endpoint_record(name)
         server = EndpointServer.recorded(record.artifacts)
         note = server.stop() if server is not None else ""
-        self.store.update(name, status=EndpointStatus.DELETED, ended=True)
+        self.store.update(name, kind=ENDPOINT, status=EndpointStatus.DELETED, ended=True)
         return note
 
     # -- local only ----------------------------------------------------------------------
@@ -357,8 +360,8 @@ class LocalEndpoints(LocalEndpointConfigs):
         return None
 
     def _endpoint_record(self, name: str) -> JobRecord:
-        record = self.store.get(name)
-        if record is None or record.kind != "endpoint":
+        record = self.store.get(name, ENDPOINT)
+        if record is None:
             raise RequestRefused(f"Could not find endpoint {name!r}.")
         return record
 

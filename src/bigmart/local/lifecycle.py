@@ -112,17 +112,18 @@ def job_lifecycle(
     except JobStoreError:
         raise  # the record cannot be written: nothing more can be said in it
     except (RequestRefused, *refused) as error:
-        _end(store, name, JobStatus.FAILED, str(error))
+        _end(store, name, kind, JobStatus.FAILED, str(error))
         raise
     except expected as error:
         outcome.fail(describe(error))
     except Exception as error:  # a defect: the job still ends, and the details are kept
         outcome.fail(unexpected_failure(store, name, error))
     except BaseException as error:  # Ctrl-C, or a signal raised as Terminated: Stopped
-        _end(store, name, stopped, interrupted(error))
+        _end(store, name, kind, stopped, interrupted(error))
         raise
     store.update(
         name,
+        kind=kind,
         status=outcome.status,
         metrics=outcome.metrics,
         artifacts=outcome.artifacts,
@@ -131,8 +132,8 @@ def job_lifecycle(
     )
 
 
-def _end(store: JobStore, name: str, status: str, reason: str) -> None:
-    store.update(name, status=status, failure_reason=one_line(reason), ended=True)
+def _end(store: JobStore, name: str, kind: str, status: str, reason: str) -> None:
+    store.update(name, kind=kind, status=status, failure_reason=one_line(reason), ended=True)
 
 
 def interrupted(error: BaseException) -> str:
