@@ -58,13 +58,14 @@ def test_names_are_unique_per_kind_as_on_sagemaker(tmp_path):
     store.create("a", "training", {"job": 1}, "InProgress")
     store.create("a", "endpoint", {"endpoint": 1}, "Creating")
     store.create("a", "transform", {"transform": 1}, "InProgress")
-    with pytest.raises(ValueError, match="an? endpoint named 'a' already exists"):
+    with pytest.raises(ValueError, match="an endpoint named 'a' already exists"):
         store.create("a", "endpoint", {}, "Creating")
     store.update("a", kind="endpoint", status="InService")
     assert store.get("a", "endpoint").status == "InService"
     assert store.get("a", "training").status == "InProgress"  # only the endpoint changed
     assert [r.kind for r in store.find("a")] == ["training", "endpoint", "transform"]
-    with pytest.raises(ValueError, match="'a' names a training job and an endpoint and a transform job"):
+    ambiguous = "'a' names a training job and an endpoint and a transform job; say which kind"
+    with pytest.raises(ValueError, match=ambiguous):
         store.get("a")  # which one is meant must be said
     assert store.get("a", "transform").parameters == {"transform": 1}
     assert [r.kind for r in store.list()] == ["training", "endpoint", "transform"]
@@ -276,7 +277,7 @@ def _first_layout_store(home: Path) -> None:
     connection.execute(
         "INSERT INTO jobs (name, kind, status, created, ended, parameters, metrics, artifacts) "
         "VALUES ('demo', 'training', 'Completed', 1, 2, '{\"hp\": 1}', '{\"rmse\": 3.5}', "
-        "'{\"model\": \"/m.tar.gz\"}')"
+        '\'{"model": "/m.tar.gz"}\')'
     )
     connection.execute(
         "INSERT INTO jobs (name, kind, status, created, ended, failure_reason) "
