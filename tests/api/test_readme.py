@@ -54,4 +54,4 @@ def test_the_readme_boto3_example_runs_as_is(tmp_path):
         assert ran.returncode == 0, ran.stderr
         prediction = float(ran.stdout.strip().removeprefix("b'").split("\\n")[0].strip("'"))
         assert prediction > 0
-        assert server.store.get("demo-fit").status == "Completed"
+        assert server.store.get("demo", "training").status == "Completed"
