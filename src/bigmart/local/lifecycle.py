@@ -33,6 +33,8 @@ from bigmart.errors import BigmartError
 from bigmart.local.jobs import JobStore, JobStoreError, RequestRefused, owned_by_me
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+#: What ends a job Stopped: the termination signals and Ctrl-C.
+HELD_SIGNALS = (*TERMINATION_SIGNALS, signal.SIGINT)
 #: Where a running job's log goes, one line at a time (the terminal, a file, CloudWatch's
 #: tail): every job runner and log follower takes one.
 Echo = Callable[[str], None]
@@ -104,10 +106,19 @@ def job_lifecycle(
     An interruption ends it ``stopped`` (an endpoint has no Stopped: Failed); an endpoint
     that reaches InService lives on, so its record gets no end time until it is deleted.
     """
-    store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
+    # A stop may come the moment the record exists (``bigmart api`` answers Create then, and
+    # StopTrainingJob can follow at once): held until the handler below is in place, it
+    # arrives there instead of killing the process with the job recorded as running.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
     outcome = Outcome()
     try:
         with termination_raises():
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held signal arrives here
             yield outcome
     except JobStoreError:
         raise  # the record cannot be written: nothing more can be said in it
