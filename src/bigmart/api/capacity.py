@@ -19,9 +19,17 @@ from bigmart.api.errors import ApiError
 from bigmart.contract import EndpointStatus, JobStatus
 from bigmart.local.jobs import JobStore
 
+
+def _cores() -> int:
+    """The cores this process may run on (fewer than the machine's under a CPU set)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 #: Two instances per core: each job or endpoint is mostly one process, and many wait on
 #: I/O; more than this and they slow each other down.
-DEFAULT_MAX_INSTANCES = 2 * (os.cpu_count() or 1)
+DEFAULT_MAX_INSTANCES = 2 * _cores()
 #: The quota's name in the refusal, worded as SageMaker names its instance quotas.
 LIMIT = "Number of instances across all training jobs, transform jobs and endpoints"
 #: Statuses in which a record holds instances.
