@@ -132,6 +132,7 @@ def test_a_sigterm_sent_the_moment_the_record_exists_stops_the_job(tmp_path):
         ran = []
         with pytest.raises(Terminated):
             _end(store, "early", ran.append)
+        assert signal.getsignal(signal.SIGTERM) is too_early  # the handler is put back
     finally:
         signal.signal(signal.SIGTERM, previous)
     record = store.get("early")
@@ -140,4 +141,3 @@ def test_a_sigterm_sent_the_moment_the_record_exists_stops_the_job(tmp_path):
         "interrupted (Terminated: interrupted by SIGTERM)",
         [],
     )
-    assert not signal.pthread_sigmask(signal.SIG_BLOCK, [])  # nothing is left held

@@ -22,7 +22,7 @@ from __future__ import annotations
 import signal
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -33,8 +33,6 @@ from bigmart.errors import BigmartError
 from bigmart.local.jobs import JobStore, JobStoreError, RequestRefused, owned_by_me
 
 TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-#: What ends a job Stopped: the termination signals and Ctrl-C.
-HELD_SIGNALS = (*TERMINATION_SIGNALS, signal.SIGINT)
 #: Where a running job's log goes, one line at a time (the terminal, a file, CloudWatch's
 #: tail): every job runner and log follower takes one.
 Echo = Callable[[str], None]
@@ -49,20 +47,34 @@ class Terminated(BaseException):
 
 
 @contextmanager
-def termination_raises() -> Iterator[None]:
+def termination_raises(*, held: bool = False) -> Iterator[Callable[[], None]]:
     """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (once), so ``finally``
-    blocks and handlers run as they do for Ctrl-C, instead of the process just vanishing."""
-    raised = False
+    blocks and handlers run as they do for Ctrl-C, instead of the process just vanishing.
+
+    ``held``: a signal is only noted until the block calls the ``release`` it is given,
+    which raises it there, where the block is ready for it.
+    """
+    raised = released = False
+    noted: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal raised
-        if not raised:  # a second signal during the clean-up must not cut it short
+        if held and not released:
+            noted.append(signum)
+        elif not raised:  # a second signal during the clean-up must not cut it short
             raised = True
             raise Terminated(signum)
 
+    def release() -> None:
+        nonlocal raised, released
+        released = True
+        if noted and not raised:
+            raised = True
+            raise Terminated(noted[0])
+
     previous = {number: signal.signal(number, handler) for number in TERMINATION_SIGNALS}
     try:
-        yield
+        yield release
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
@@ -107,18 +119,16 @@ def job_lifecycle(
     that reaches InService lives on, so its record gets no end time until it is deleted.
     """
     # A stop may come the moment the record exists (``bigmart api`` answers Create then, and
-    # StopTrainingJob can follow at once): held until the handler below is in place, it
-    # arrives there instead of killing the process with the job recorded as running.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
-    try:
+    # StopTrainingJob can follow at once): held from before the record is written, it is
+    # raised inside the ``try`` below, which ends the job Stopped.
+    with ExitStack() as signals:
+        release = signals.enter_context(termination_raises(held=True))
         store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        raise
+        handlers = signals.pop_all()  # kept in place past this block, closed in the try
     outcome = Outcome()
     try:
-        with termination_raises():
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held signal arrives here
+        with handlers:
+            release()
             yield outcome
     except JobStoreError:
         raise  # the record cannot be written: nothing more can be said in it
