@@ -62,7 +62,7 @@ def test_a_training_job_answers_at_once_runs_in_the_background_and_is_waited_for
     )["events"]
     assert any("validation:rmse" in event["message"] for event in events)
     # the job's log is its stream; the api keeps no second copy of it
-    assert not (api_server.home / "logs" / "api-fit.log").exists()
+    assert not (api_server.home / "logs" / "training" / "api-fit.log").exists()
 
 
 def test_a_stopped_training_job_ends_stopped(api_server, sagemaker, synthetic_csv, tmp_path):

@@ -166,3 +166,48 @@ def _post(url: str, target: str, body: dict[str, Any]) -> dict[str, Any]:
             return json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return json.loads(error.read())
+
+
+def test_a_training_job_and_an_endpoint_may_share_a_name_but_not_two_of_one_kind(
+    api_server, sagemaker, trained, synthetic_csv, tmp_path
+):
+    """Names are unique per resource type on SageMaker: one name for a job, its model, its
+    config and its endpoint is the usual way to write it."""
+    from .conftest import FAST_WAIT
+
+    name = "api-same"
+    request = training_request(name, str(synthetic_csv), str(tmp_path))
+    sagemaker.create_training_job(**request)
+    sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+        TrainingJobName=name, WaiterConfig=FAST_WAIT
+    )
+    container = {"Image": "bigmart:latest", "ModelDataUrl": trained}
+    sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+    variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name, ProductionVariants=[{**variant, "InitialInstanceCount": 1}]
+    )
+    endpoint = sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST_WAIT)
+        described = sagemaker.describe_endpoint(EndpointName=name)
+        assert described["EndpointStatus"] == "InService"
+        assert described["EndpointArn"] == endpoint["EndpointArn"]
+        assert endpoint["EndpointArn"].endswith(f":endpoint/{name}")
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+        assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+        assert job["TrainingJobArn"].endswith(f":training-job/{name}")
+        runtime = api_server.client("sagemaker-runtime")
+        row = "FDA15,9.3,Low Fat,0.016,Dairy,249.8,OUT049,1999,Medium,Tier 1,Supermarket Type1"
+        answer = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=row)
+        assert float(answer["Body"].read().decode().strip()) > 0
+        # Within one kind a name is still taken: refused, and the first is kept.
+        error = _error(sagemaker.create_training_job, **request)
+        assert error["Code"] == "ValidationException" and "already exists" in error["Message"]
+        error = _error(sagemaker.create_endpoint, EndpointName=name, EndpointConfigName=name)
+        assert error["Code"] == "ValidationException" and "already existing" in error["Message"]
+        kinds = [(r.kind, r.status) for r in api_server.store.find(name)]
+        assert kinds == [("training", "Completed"), ("endpoint", "InService")]
+    finally:
+        sagemaker.delete_endpoint(EndpointName=name)
+    assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Completed"

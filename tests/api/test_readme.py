@@ -57,4 +57,4 @@ def test_the_readme_boto3_example_runs_as_is(tmp_path):
         answer = ran.stdout.strip().removeprefix("b'").removesuffix("'").split("\\n")
         predictions = [float(line) for line in answer if line]
         assert len(predictions) == 3 and all(p > 0 for p in predictions)
-        assert server.store.get("demo-fit").status == "Completed"
+        assert server.store.get("demo", "training").status == "Completed"

@@ -100,7 +100,7 @@ def test_endpoint_lifecycle(trained_model, tmp_path):
         # A record written before start times were kept is matched by serve's environment.
         server = record["artifacts"]["pid"]
         old_style = {k: v for k, v in record["artifacts"].items() if k != "start_time"}
-        store().update("ep-1", artifacts=old_style)
+        store().update("ep-1", kind="endpoint", artifacts=old_style)
     finally:
         deleted = bigmart("endpoint", "delete", "ep-1")
     assert deleted.returncode == 0, deleted.stderr
@@ -365,7 +365,7 @@ def unrelated_serve():
 def _record_pointing_at(name: str, pid: int, **artifacts) -> None:
     jobs = store()
     jobs.create(name, "endpoint", {"model": "m"}, "InService", replace=True)
-    jobs.update(name, artifacts={"port": 1, "pid": pid, **artifacts})
+    jobs.update(name, kind="endpoint", artifacts={"port": 1, "pid": pid, **artifacts})
 
 
 def test_delete_leaves_alone_a_process_that_reused_the_servers_pid(unrelated_serve):

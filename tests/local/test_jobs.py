@@ -23,7 +23,7 @@ def _writer(home: str, worker: int, count: int) -> None:
     for i in range(count):
         name = f"job-{worker}-{i}"
         store.create(name, "transform", {"worker": worker}, "InProgress")
-        store.update(name, status="Completed", metrics={"records": i}, ended=True)
+        store.update(name, kind="transform", status="Completed", metrics={"records": i}, ended=True)
 
 
 def test_concurrent_processes_do_not_corrupt_or_lose_records(tmp_path):
@@ -43,14 +43,32 @@ def test_concurrent_processes_do_not_corrupt_or_lose_records(tmp_path):
 def test_names_are_unique_and_records_round_trip(tmp_path):
     store = JobStore(tmp_path)
     store.create("a", "training", {"hp": {"n_estimators": "5"}}, "InProgress")
-    with pytest.raises(ValueError, match="already exists"):
-        store.create("a", "endpoint", {}, "Creating")
-    store.update("a", status="Failed", failure_reason="Bad training data: x", ended=True)
+    with pytest.raises(ValueError, match="a training job named 'a' already exists"):
+        store.create("a", "training", {}, "InProgress")
+    store.update("a", kind="training", status="Failed", failure_reason="Bad data: x", ended=True)
     record = store.get("a")
     assert record is not None and record.status == "Failed"
     assert record.parameters == {"hp": {"n_estimators": "5"}}
-    assert record.as_dict()["failure_reason"] == "Bad training data: x"
+    assert record.as_dict()["failure_reason"] == "Bad data: x"
     assert store.get("missing") is None
+
+
+def test_names_are_unique_per_kind_as_on_sagemaker(tmp_path):
+    store = JobStore(tmp_path)
+    store.create("a", "training", {"job": 1}, "InProgress")
+    store.create("a", "endpoint", {"endpoint": 1}, "Creating")
+    store.create("a", "transform", {"transform": 1}, "InProgress")
+    with pytest.raises(ValueError, match="an endpoint named 'a' already exists"):
+        store.create("a", "endpoint", {}, "Creating")
+    store.update("a", kind="endpoint", status="InService")
+    assert store.get("a", "endpoint").status == "InService"
+    assert store.get("a", "training").status == "InProgress"  # only the endpoint changed
+    assert [r.kind for r in store.find("a")] == ["training", "endpoint", "transform"]
+    ambiguous = "'a' names a training job and an endpoint and a transform job; say which kind"
+    with pytest.raises(ValueError, match=ambiguous):
+        store.get("a")  # which one is meant must be said
+    assert store.get("a", "transform").parameters == {"transform": 1}
+    assert [r.kind for r in store.list()] == ["training", "endpoint", "transform"]
 
 
 # -- a full disk under $BIGMART_HOME is one line, never a traceback (issue 10, item 6) ----
@@ -234,6 +252,112 @@ def test_a_record_whose_owner_runs_stays_in_progress(tmp_path):
     assert record is not None and record.status == "InProgress" and record.ended is None
 
 
+#: The jobs table of layout 0, as bigmart wrote it before records were keyed by kind.
+FIRST_LAYOUT = (
+    "CREATE TABLE IF NOT EXISTS jobs (name TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+    "status TEXT NOT NULL, created REAL NOT NULL, ended REAL, "
+    "parameters TEXT NOT NULL DEFAULT '{}', metrics TEXT NOT NULL DEFAULT '{}', "
+    "artifacts TEXT NOT NULL DEFAULT '{}', failure_reason TEXT, owner TEXT)"
+)
+FIRST_RESOURCES = (
+    "CREATE TABLE IF NOT EXISTS resources (kind TEXT NOT NULL, name TEXT NOT NULL, "
+    "created REAL NOT NULL, request TEXT NOT NULL, PRIMARY KEY (kind, name))"
+)
+
+
+def _first_layout_store(home: Path) -> None:
+    """A jobs.db as the previous bigmart left it: WAL, name-keyed jobs, two records."""
+    import sqlite3
+
+    home.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(home / "jobs.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(FIRST_LAYOUT)
+    connection.execute(FIRST_RESOURCES)
+    connection.execute(
+        "INSERT INTO jobs (name, kind, status, created, ended, parameters, metrics, artifacts) "
+        "VALUES ('demo', 'training', 'Completed', 1, 2, '{\"hp\": 1}', '{\"rmse\": 3.5}', "
+        '\'{"model": "/m.tar.gz"}\')'
+    )
+    connection.execute(
+        "INSERT INTO jobs (name, kind, status, created, ended, failure_reason) "
+        "VALUES ('ep', 'endpoint', 'Deleted', 3, 4, NULL)"
+    )
+    connection.execute(
+        "INSERT INTO resources VALUES ('model', 'demo', 5, '{\"ModelName\": \"demo\"}')"
+    )
+    connection.close()
+
+
+def _layout(home: Path) -> tuple[int, list[str]]:
+    """The database's version and the primary key of its jobs table."""
+    import sqlite3
+
+    connection = sqlite3.connect(home / "jobs.db")
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    columns = connection.execute("PRAGMA table_info(jobs)").fetchall()
+    connection.close()
+    return version, [row[1] for row in sorted(columns, key=lambda row: row[5]) if row[5]]
+
+
+def test_a_database_keyed_by_name_is_migrated_in_place_keeping_every_record(tmp_path):
+    _first_layout_store(tmp_path)
+    assert _layout(tmp_path) == (0, ["name"])
+    store = JobStore(tmp_path)
+    assert _layout(tmp_path) == (1, ["kind", "name"])
+    demo, endpoint = store.list()
+    assert (demo.name, demo.kind, demo.status, demo.created, demo.ended) == (
+        "demo",
+        "training",
+        "Completed",
+        1,
+        2,
+    )
+    assert (demo.parameters, demo.metrics, demo.artifacts) == (
+        {"hp": 1},
+        {"rmse": 3.5},
+        {"model": "/m.tar.gz"},
+    )
+    assert (endpoint.name, endpoint.kind, endpoint.status) == ("ep", "endpoint", "Deleted")
+    assert store.get_resource("model", "demo") == ({"ModelName": "demo"}, 5)
+    # Now the name a training job has may be an endpoint's too; not another training job's.
+    store.create("demo", "endpoint", {}, "Creating")
+    with pytest.raises(ValueError, match="already exists"):
+        store.create("demo", "training", {}, "InProgress")
+    assert [(r.name, r.kind) for r in JobStore(tmp_path).list()][-1] == ("demo", "endpoint")
+
+
+def test_a_migration_cut_short_leaves_the_old_database_as_it_was(tmp_path, monkeypatch):
+    from bigmart.local import jobs
+
+    _first_layout_store(tmp_path)
+    (step,) = jobs.MIGRATIONS
+
+    def fails_after_the_copy(connection):  # type: ignore[no-untyped-def]
+        step(connection)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jobs, "MIGRATIONS", [fails_after_the_copy])
+    with pytest.raises(OSError):
+        JobStore(tmp_path)
+    assert _layout(tmp_path) == (0, ["name"])  # nothing of the half-made layout is kept
+    monkeypatch.setattr(jobs, "MIGRATIONS", [step])
+    assert [r.name for r in JobStore(tmp_path).list()] == ["demo", "ep"]
+    assert _layout(tmp_path) == (1, ["kind", "name"])
+
+
+def test_a_database_of_a_newer_layout_is_refused_in_one_line(tmp_path):
+    import sqlite3
+
+    JobStore(tmp_path)
+    connection = sqlite3.connect(tmp_path / "jobs.db")
+    connection.execute("PRAGMA user_version = 7")
+    connection.commit()
+    connection.close()
+    with pytest.raises(JobStoreError, match=r"jobs\.db.*version 7.* newer .*upgrade bigmart"):
+        JobStore(tmp_path)
+
+
 def test_a_database_from_before_owners_is_opened_and_its_records_kept(tmp_path):
     import sqlite3
 
@@ -262,13 +386,13 @@ def test_an_update_whose_owner_is_gone_is_flagged_for_the_endpoint_code_not_fail
     assert me is not None
     store = JobStore(tmp_path)
     store.create("ep", "endpoint", {}, "InService")
-    store.update("ep", status="Updating", owner=ProcessIdentity(me.pid, me.start_time - 1))
+    store.update("ep", kind="endpoint", status="Updating", owner=ProcessIdentity(me.pid, me.start_time - 1))
     record = store.get("ep")
     assert record is not None and (record.status, record.owner_gone) == ("Updating", True)
     assert record.ended is None and not record.failure_reason  # its undoing is not the store's
-    store.update("ep", status="Updating", owner=me)
+    store.update("ep", kind="endpoint", status="Updating", owner=me)
     assert store.get("ep").owner_gone is False
-    store.update("ep", status="InService")  # the owner no longer matters
+    store.update("ep", kind="endpoint", status="InService")  # the owner no longer matters
     assert store.get("ep").owner_gone is False
 
 
@@ -277,10 +401,10 @@ def test_a_status_written_moves_the_modified_time_and_nothing_else_does(tmp_path
     store.create("ep", "endpoint", {}, "Creating")
     created = store.get("ep")
     assert created.modified == created.created
-    store.update("ep", artifacts={"port": 1})
+    store.update("ep", kind="endpoint", artifacts={"port": 1})
     assert store.get("ep").modified == created.modified
     time.sleep(0.01)  # a clock that moves, not a measured duration
-    store.update("ep", status="InService")
+    store.update("ep", kind="endpoint", status="InService")
     assert store.get("ep").modified > created.modified
 
 

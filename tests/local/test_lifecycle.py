@@ -108,3 +108,36 @@ def test_a_name_in_use_is_refused_before_the_work_runs(tmp_path):
     with pytest.raises(RequestRefused, match="'taken' already exists"):
         _end(store, "taken", ran.append)
     assert ran == [] and store.get("taken").status == "Completed"
+
+
+def test_a_sigterm_sent_the_moment_the_record_exists_stops_the_job(tmp_path):
+    """``bigmart api`` answers CreateTrainingJob once the record exists, so StopTrainingJob
+    can signal the worker before the work starts: the job still ends Stopped, not killed
+    with its record left running."""
+
+    class EarlyStop(Exception):
+        pass
+
+    class SignalledOnCreate(JobStore):
+        def create(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().create(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)  # the api's StopTrainingJob, at once
+
+    def too_early(signum, frame):  # type: ignore[no-untyped-def]
+        raise EarlyStop  # what the job would see with no handler of its own yet
+
+    previous = signal.signal(signal.SIGTERM, too_early)
+    try:
+        store = SignalledOnCreate(tmp_path)
+        ran = []
+        with pytest.raises(Terminated):
+            _end(store, "early", ran.append)
+        assert signal.getsignal(signal.SIGTERM) is too_early  # the handler is put back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    record = store.get("early")
+    assert (record.status, record.failure_reason, ran) == (
+        "Stopped",
+        "interrupted (Terminated: interrupted by SIGTERM)",
+        [],
+    )

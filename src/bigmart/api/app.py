@@ -18,7 +18,8 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from bigmart.api import shapes
+from bigmart.api import arns, shapes
+from bigmart.api.capacity import DEFAULT_MAX_INSTANCES, Capacity
 from bigmart.api.control import ControlPlane
 from bigmart.api.errors import ApiError, internal, unknown_operation, validation
 from bigmart.api.logs import LogsPlane
@@ -26,6 +27,7 @@ from bigmart.api.runtime import MAX_BODY_BYTES, Invocation, Runtime, too_large
 from bigmart.api.workers import Workers
 from bigmart.errors import BigmartError, UserError
 from bigmart.local.jobs import JobStore
+from bigmart.local.requests import ARN_PLACE
 from bigmart.local.sagemaker import LocalSageMaker
 
 Scope = MutableMapping[str, Any]
@@ -46,13 +48,19 @@ class Body(Exception):
         self.size = size
 
 
-def sagemaker_api(store: JobStore, engine: str = "process") -> SageMakerApi:
-    """The app over one job store: jobs run with ``engine`` in worker processes."""
+def sagemaker_api(
+    store: JobStore,
+    engine: str = "process",
+    *,
+    account: str = arns.DEFAULT_ACCOUNT,
+    max_instances: int = DEFAULT_MAX_INSTANCES,
+) -> SageMakerApi:
+    """The app over one job store: jobs run with ``engine`` in worker processes, at most
+    ``max_instances`` at once; ARNs name ``account``."""
     backend = LocalSageMaker(store, engine=engine)
     workers = Workers(store.home, engine)
-    return SageMakerApi(
-        ControlPlane(backend, workers), Runtime(backend), workers, LogsPlane(store.home)
-    )
+    control = ControlPlane(backend, workers, Capacity(store, max_instances))
+    return SageMakerApi(control, Runtime(backend), workers, LogsPlane(store.home), account)
 
 
 class SageMakerApi:
@@ -61,12 +69,18 @@ class SageMakerApi:
     jobs end Stopped, as with Ctrl-C on ``bigmart train``)."""
 
     def __init__(
-        self, control: ControlPlane, runtime: Runtime, workers: Workers, logs: LogsPlane
+        self,
+        control: ControlPlane,
+        runtime: Runtime,
+        workers: Workers,
+        logs: LogsPlane,
+        account: str = arns.DEFAULT_ACCOUNT,
     ) -> None:
         self.control = control
         self.runtime = runtime
         self.workers = workers
         self.logs = logs
+        self.account = account
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -75,6 +89,7 @@ class SageMakerApi:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        ARN_PLACE.set(arns.place(headers, self.account))  # this request's task and threads
         invocation = INVOCATIONS.fullmatch(scope["path"])
         if scope["method"] == "POST" and invocation:
             await self.invoke(invocation["name"], headers, receive, send)

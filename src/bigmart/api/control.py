@@ -5,8 +5,8 @@ model) and answers in the operation's output shape. The Creates of jobs and endp
 ``Workers`` and answer once the record exists; the rest are the backend's own calls, with the
 few differences between a local record and SageMaker's view of it made here: a deleted
 endpoint is not found (the store keeps it as history), an endpoint config's instance type
-runs as ``local``, ``file://`` locations are paths, and List answers take SageMaker's
-NameContains / StatusEquals / SortOrder.
+runs as ``local``, and ``file://`` locations are paths. List answers are filtered and paged
+as SageMaker's (``listing``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from bigmart.api import listing
+from bigmart.api.capacity import Capacity
 from bigmart.api.errors import validation
 from bigmart.api.plane import Operation, Plane
 from bigmart.api.workers import Workers
@@ -24,6 +26,8 @@ from bigmart.local.sagemaker import LocalSageMaker
 
 #: ARN resource types kept as resources (a request each) and as records (a job store kind).
 RESOURCE_KINDS = ("model", "endpoint-config")
+#: Each resource kind's name in its List answer's fields (ModelName, EndpointConfigArn).
+RESOURCE_LABELS = {"model": "Model", "endpoint-config": "EndpointConfig"}
 RECORD_KINDS = {"training-job": "training", "transform-job": "transform", "endpoint": "endpoint"}
 
 
@@ -32,24 +36,29 @@ class ControlPlane(Plane):
 
     target = "SageMaker"
 
-    def __init__(self, backend: LocalSageMaker, workers: Workers) -> None:
+    def __init__(
+        self, backend: LocalSageMaker, workers: Workers, capacity: Capacity | None = None
+    ) -> None:
         self.backend = backend
         self.workers = workers
+        self.capacity = capacity or Capacity(backend.store)
         self.operations: dict[str, Operation] = {
             "CreateTrainingJob": self.create_training_job,
             "DescribeTrainingJob": lambda r: backend.describe_training_job(r["TrainingJobName"]),
-            "ListTrainingJobs": lambda r: _listed(backend.list_training_jobs(), "Training", r),
+            "ListTrainingJobs": lambda r: listing.page(
+                listing.TRAINING_JOBS, backend.list_training_jobs()["TrainingJobSummaries"], r
+            ),
             "StopTrainingJob": lambda r: self._stop(r["TrainingJobName"], "training"),
             "CreateModel": lambda r: backend.create_model(local_locations(r)),
             "DescribeModel": lambda r: backend.describe_model(r["ModelName"]),
-            "ListModels": lambda r: self._resources("model", "Model", r),
+            "ListModels": lambda r: listing.page(listing.MODELS, self._resources("model"), r),
             "DeleteModel": lambda r: backend.delete_model(r["ModelName"]),
             "CreateEndpointConfig": self.create_endpoint_config,
             "DescribeEndpointConfig": lambda r: backend.describe_endpoint_config(
                 r["EndpointConfigName"]
             ),
-            "ListEndpointConfigs": lambda r: self._resources(
-                "endpoint-config", "EndpointConfig", r
+            "ListEndpointConfigs": lambda r: listing.page(
+                listing.ENDPOINT_CONFIGS, self._resources("endpoint-config"), r
             ),
             "DeleteEndpointConfig": lambda r: backend.delete_endpoint_config(
                 r["EndpointConfigName"]
@@ -61,7 +70,9 @@ class ControlPlane(Plane):
             "DeleteEndpoint": self.delete_endpoint,
             "CreateTransformJob": self.create_transform_job,
             "DescribeTransformJob": lambda r: backend.describe_transform_job(r["TransformJobName"]),
-            "ListTransformJobs": lambda r: _listed(backend.list_transform_jobs(), "Transform", r),
+            "ListTransformJobs": lambda r: listing.page(
+                listing.TRANSFORM_JOBS, backend.list_transform_jobs()["TransformJobSummaries"], r
+            ),
             "StopTransformJob": lambda r: self._stop(r["TransformJobName"], "transform"),
             "ListTags": self.list_tags,
         }
@@ -70,17 +81,23 @@ class ControlPlane(Plane):
 
     def create_training_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
         name = request["TrainingJobName"]
-        self.workers.start("create_training_job", name, local_locations(request))
+        with self.capacity.claim("training", request):
+            self.workers.start("create_training_job", "training", name, local_locations(request))
         return {"TrainingJobArn": arn("training-job", name)}
 
     def create_transform_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
         name = request["TransformJobName"]
-        self.workers.start("create_transform_job", name, local_locations(request))
+        with self.capacity.claim("transform", request):
+            self.workers.start("create_transform_job", "transform", name, local_locations(request))
         return {"TransformJobArn": arn("transform-job", name)}
 
     def create_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The endpoint's instances are its config's (a missing config is the worker's
+        refusal to give)."""
         name = request["EndpointName"]
-        self.workers.start("create_endpoint", name, request)
+        found = self.backend.store.get_resource("endpoint-config", request["EndpointConfigName"])
+        with self.capacity.claim("endpoint", {"EndpointConfig": found[0] if found else {}}):
+            self.workers.start("create_endpoint", "endpoint", name, request)
         return {"EndpointArn": arn("endpoint", name)}
 
     def update_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,7 +105,7 @@ class ControlPlane(Plane):
         and drains the old one; a refusal, such as an endpoint not InService, comes back)."""
         name = request["EndpointName"]
         self._endpoint(name)  # a deleted endpoint is not found
-        self.workers.start("update_endpoint", name, request)
+        self.workers.start("update_endpoint", "endpoint", name, request)
         return {"EndpointArn": arn("endpoint", name)}
 
     def _stop(self, name: str, kind: str) -> dict[str, Any]:
@@ -98,7 +115,7 @@ class ControlPlane(Plane):
             raise validation(
                 f"The request was rejected because the {kind} job is in status {status}."
             )
-        self.workers.stop(name)
+        self.workers.stop(kind, name)
         return {}
 
     # -- endpoint configs and endpoints -----------------------------------------------------
@@ -121,13 +138,10 @@ class ControlPlane(Plane):
         return answer
 
     def list_endpoints(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        answer = self.backend.list_endpoints(
-            SortOrder=request.get("SortOrder", "Descending"),
-            NameContains=request.get("NameContains"),
-            StatusEquals=request.get("StatusEquals"),
-        )
-        live = [e for e in answer["Endpoints"] if e["EndpointStatus"] != EndpointStatus.DELETED]
-        return {"Endpoints": live}
+        """ListEndpoints: a deleted endpoint's record is history here, not an endpoint."""
+        endpoints = self.backend.list_endpoints()["Endpoints"]
+        live = [e for e in endpoints if e["EndpointStatus"] != EndpointStatus.DELETED]
+        return listing.page(listing.ENDPOINTS, live, request)
 
     def delete_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Stop its server and forget it; the backend refuses one still Creating or
@@ -161,38 +175,15 @@ class ControlPlane(Plane):
                     return record.parameters
         return None
 
-    # -- List answers of models and endpoint configs ---------------------------------------
+    # -- List rows of models and endpoint configs ------------------------------------------
 
-    def _resources(self, kind: str, label: str, request: Mapping[str, Any]) -> dict[str, Any]:
-        """ListModels / ListEndpointConfigs: ``label`` is Model or EndpointConfig."""
-        contains = request.get("NameContains")
-        rows = [
-            {
-                f"{label}Name": name,
-                f"{label}Arn": arn(kind, name),
-                "CreationTime": time_of(created),
-            }
+    def _resources(self, kind: str) -> list[dict[str, Any]]:
+        """Every model or endpoint config (``kind``) as a row of its List answer."""
+        label = RESOURCE_LABELS[kind]
+        return [
+            {f"{label}Name": name, f"{label}Arn": arn(kind, name), "CreationTime": time_of(created)}
             for name, _, created in self.backend.store.list_resources(kind)
-            if contains is None or contains in name
         ]
-        if request.get("SortOrder", "Descending") == "Descending":
-            rows.reverse()
-        return {f"{label}s": rows}
-
-
-def _listed(answer: dict[str, Any], kind: str, request: Mapping[str, Any]) -> dict[str, Any]:
-    """A List answer of jobs (``kind``: Training or Transform), filtered as asked."""
-    key = f"{kind}JobSummaries"
-    contains, status = request.get("NameContains"), request.get("StatusEquals")
-    rows = [
-        row
-        for row in answer[key]
-        if (contains is None or contains in row[f"{kind}JobName"])
-        and (status is None or row[f"{kind}JobStatus"] == status)
-    ]
-    if request.get("SortOrder", "Descending") == "Ascending":
-        rows.reverse()
-    return {key: rows}
 
 
 def local_locations(request: Any) -> Any:

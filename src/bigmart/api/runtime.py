@@ -23,7 +23,7 @@ from bigmart.api.errors import ApiError
 from bigmart.contract import MIB, REALTIME_MAX_PAYLOAD_MB, EndpointStatus
 from bigmart.local.endpoint_servers import CUSTOM_ATTRIBUTES, ModelError
 from bigmart.local.endpoints import SERVING
-from bigmart.local.requests import LOCAL_ACCOUNT
+from bigmart.local.requests import ARN_PLACE
 from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.server_process import ServerError
 
@@ -85,10 +85,11 @@ class Runtime:
 
     def invoke(self, request: Invocation) -> Answer:
         name = request.endpoint
-        record = self.backend.store.get(name)
-        if record is None or record.kind != "endpoint" or record.status == EndpointStatus.DELETED:
+        record = self.backend.store.get(name, "endpoint")
+        if record is None or record.status == EndpointStatus.DELETED:
             raise ApiError(
-                "ValidationError", f"Endpoint {name} of account {LOCAL_ACCOUNT} not found."
+                "ValidationError",
+                f"Endpoint {name} of account {ARN_PLACE.get().account} not found.",
             )
         if record.status not in SERVING:
             raise ApiError("ValidationError", f"Endpoint {name} is {record.status}, not InService.")

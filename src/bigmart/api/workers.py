@@ -30,6 +30,7 @@ from bigmart.api.errors import ApiError, internal, validation
 from bigmart.errors import BigmartError, UserError
 from bigmart.local.jobs import JobStore
 from bigmart.local.lifecycle import Terminated
+from bigmart.local.requests import ARN_PLACE, ArnPlace
 from bigmart.local.sagemaker import LocalSageMaker
 
 CONTEXT = multiprocessing.get_context("spawn")
@@ -40,27 +41,31 @@ CLOSE_SECONDS = 40.0
 
 
 class Workers:
-    """The worker processes of one api server, by job name."""
+    """The worker processes of one api server, by the kind and name of their job."""
 
     def __init__(self, home: Path, engine: str) -> None:
         self.home = home
         self.engine = engine
-        self._running: dict[str, BaseProcess] = {}
+        self._running: dict[tuple[str, str], BaseProcess] = {}
         self._lock = threading.Lock()
 
-    def start(self, method: str, name: str, request: Mapping[str, Any], **options: Any) -> None:
+    def start(
+        self, method: str, kind: str, name: str, request: Mapping[str, Any], **options: Any
+    ) -> None:
         """Run ``LocalSageMaker.<method>(request, **options)`` in a worker and return once
-        job ``name`` is recorded; raise what refused it if it never was."""
+        the ``kind`` job ``name`` is recorded; raise what refused it if it never was. The
+        worker names resources as the call being answered does (``ARN_PLACE``)."""
         receiver, sender = CONTEXT.Pipe(duplex=False)
+        job = (kind, name, ARN_PLACE.get())
         process = CONTEXT.Process(
             target=run_worker,
-            args=(self.home, self.engine, method, name, dict(request), options, sender),
-            name=f"bigmart-api-{name}",
+            args=(self.home, self.engine, method, job, dict(request), options, sender),
+            name=f"bigmart-api-{kind}-{name}",
         )
         process.start()
         sender.close()  # the worker holds the only sending end: its exit ends ``recv``
         try:
-            kind, detail = receiver.recv()
+            answer, detail = receiver.recv()
         except EOFError:
             process.join()
             raise internal(
@@ -69,18 +74,18 @@ class Workers:
             ) from None
         finally:
             receiver.close()
-        if kind == "refused":
+        if answer == "refused":
             process.join()
             code, message, status = detail
             raise ApiError(code, message, status)
         with self._lock:
             self._reap()
-            self._running[name] = process
+            self._running[kind, name] = process
 
-    def stop(self, name: str) -> None:
-        """Ask job ``name``'s worker to stop it (SIGTERM: the job ends Stopped)."""
+    def stop(self, kind: str, name: str) -> None:
+        """Ask the ``kind`` job ``name``'s worker to stop it (SIGTERM: it ends Stopped)."""
         with self._lock:
-            process = self._running.get(name)
+            process = self._running.get((kind, name))
         if process is None or not process.is_alive() or process.pid is None:
             raise validation(f"job {name!r} is not running in this server, so it cannot be stopped")
         with contextlib.suppress(ProcessLookupError):
@@ -98,8 +103,8 @@ class Workers:
             process.join(CLOSE_SECONDS)
 
     def _reap(self) -> None:
-        for name in [name for name, p in self._running.items() if not p.is_alive()]:
-            self._running.pop(name).join()
+        for job in [job for job, p in self._running.items() if not p.is_alive()]:
+            self._running.pop(job).join()
 
 
 class AnnouncingStore(JobStore):
@@ -131,16 +136,18 @@ def run_worker(
     home: Path,
     engine: str,
     method: str,
-    name: str,
+    job: tuple[str, str, ArnPlace],
     request: dict[str, Any],
     options: dict[str, Any],
     connection: Connection,
 ) -> None:
     """A worker's whole life: one Create call of the local backend, to its end."""
+    kind, name, place = job
+    ARN_PLACE.set(place)
     store = AnnouncingStore(home, connection)
     # A training or transform job's lines already go to its CloudWatch-style stream
     # (``job_logs``); an endpoint call's have no stream, so they are kept in a file.
-    kept = None if method in STREAMED else home / "logs" / f"{name}.log"
+    kept = None if method in STREAMED else home / "logs" / kind / f"{name}.log"
     backend = LocalSageMaker(store, engine=engine, echo=JobLog(name, kept).write)
     try:
         getattr(backend, method)(request, **options)
@@ -159,7 +166,8 @@ def run_worker(
 
 class JobLog:
     """A worker's lines on the server's output, prefixed by the job's name, and appended to
-    ``path`` when given (``<state>/logs/<name>.log``: a reused endpoint name continues it)."""
+    ``path`` when given (``<state>/logs/<kind>/<name>.log``: a reused endpoint name
+    continues it)."""
 
     def __init__(self, name: str, path: Path | None) -> None:
         self.name = name

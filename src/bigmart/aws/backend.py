@@ -15,7 +15,7 @@ from bigmart.aws import records as aws_records
 from bigmart.aws.errors import JobFailed
 from bigmart.aws.names import RequestError
 from bigmart.contract import EndpointStatus, JobStatus
-from bigmart.local.jobs import JobRecord, JobStore
+from bigmart.local.jobs import JobRecord, JobStore, one
 
 #: The job store's kinds that are SageMaker jobs (an endpoint is refreshed by its own command).
 REMOTE_JOB_KINDS = ("training", "transform")
@@ -28,12 +28,11 @@ class AwsJobs:
     def __init__(self, store: JobStore) -> None:
         self.store = store
 
-    def check_unused(self, name: str) -> None:
-        """Job names are unique in the job store, as on SageMaker: refuse before sending."""
-        if self.store.get(name) is not None:
-            raise RequestError(
-                f"a job or endpoint named {name!r} already exists; choose another --name"
-            )
+    def check_unused(self, name: str, kind: str) -> None:
+        """Names are unique per kind in the job store, as on SageMaker: refuse before
+        sending."""
+        if self.store.get(name, kind) is not None:
+            raise RequestError(f"{one(kind)} named {name!r} already exists; choose another --name")
 
     def started(
         self,
@@ -58,9 +57,9 @@ class AwsJobs:
         try:
             job = waiter()
         except JobFailed as failure:
-            self._record(name, aws_records.outcome(kind, failure.description))
+            self._record(name, kind, aws_records.outcome(kind, failure.description))
             return failure
-        self._record(name, aws_records.outcome(kind, job))
+        self._record(name, kind, aws_records.outcome(kind, job))
         return None
 
     def refresh(self, record: JobRecord, sagemaker: Callable[[str | None], Any]) -> JobRecord:
@@ -72,8 +71,8 @@ class AwsJobs:
         job = aws_records.describe(
             sagemaker(record.parameters.get("region")), record.kind, record.name
         )
-        self._record(record.name, aws_records.outcome(record.kind, job))
-        return self.store.get(record.name) or record
+        self._record(record.name, record.kind, aws_records.outcome(record.kind, job))
+        return self.store.get(record.name, record.kind) or record
 
     def endpoint_in_service(self, name: str, parameters: Mapping[str, Any]) -> None:
         self.store.create(
@@ -81,12 +80,13 @@ class AwsJobs:
         )
 
     def endpoint_deleted(self, name: str) -> None:
-        if self.store.get(name) is not None:
-            self.store.update(name, status=EndpointStatus.DELETED, ended=True)
+        if self.store.get(name, "endpoint") is not None:
+            self.store.update(name, kind="endpoint", status=EndpointStatus.DELETED, ended=True)
 
-    def _record(self, name: str, outcome: aws_records.JobOutcome) -> None:
+    def _record(self, name: str, kind: str, outcome: aws_records.JobOutcome) -> None:
         self.store.update(
             name,
+            kind=kind,
             status=outcome.status,
             metrics=outcome.metrics or None,
             artifacts=outcome.artifacts or None,

@@ -12,7 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 
-from bigmart.cli.common import add_engine_option, add_host_option, store, warn_if_exposed
+from bigmart.api.arns import DEFAULT_ACCOUNT, account_id
+from bigmart.api.capacity import DEFAULT_MAX_INSTANCES
+from bigmart.cli.common import (
+    add_engine_option,
+    add_host_option,
+    positive_int,
+    store,
+    warn_if_exposed,
+)
 from bigmart.local.engines import IMAGE_MAP_VARIABLE, image_map
 
 DEFAULT_PORT = 8771
@@ -39,6 +47,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="with --engine podman|docker, run the local image LOCAL where a request names "
         "REMOTE (e.g. an ECR URI); repeatable",
     )
+    api.add_argument(
+        "--account-id",
+        type=account_id,
+        default=DEFAULT_ACCOUNT,
+        help=f"the account ARNs name (default {DEFAULT_ACCOUNT}); their region is the one "
+        "the client signed for",
+    )
+    api.add_argument(
+        "--max-instances",
+        type=positive_int,
+        default=DEFAULT_MAX_INSTANCES,
+        help="instances running at once (InProgress jobs by InstanceCount, live endpoints by "
+        "InitialInstanceCount); a Create over it is ResourceLimitExceeded (default: twice "
+        f"the CPU count, {DEFAULT_MAX_INSTANCES} here)",
+    )
     api.set_defaults(handler=run)
 
 
@@ -51,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if args.image_map:  # the job workers inherit it with the environment
         os.environ[IMAGE_MAP_VARIABLE] = ",".join(args.image_map)
         image_map(os.environ[IMAGE_MAP_VARIABLE])  # a malformed pair fails now, in one line
-    app = sagemaker_api(store(), engine=args.engine)
+    app = sagemaker_api(
+        store(), engine=args.engine, account=args.account_id, max_instances=args.max_instances
+    )
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(
         f"SageMaker API on {where} (engine: {args.engine}); point boto3 at it with:\n"

@@ -145,12 +145,11 @@ def _location(value: str) -> str:
 
 
 def _refuse_if_taken(local: LocalSageMaker, name: str) -> None:
-    """A live endpoint, or a job, of that name: refused before anything is replaced."""
-    existing = local.store.get(name)
+    """A live endpoint of that name: refused before anything is replaced (a job of that
+    name is no obstacle: names are unique per kind, as on SageMaker)."""
+    existing = local.store.get(name, "endpoint")
     if existing is None:
         return
-    if existing.kind != "endpoint":
-        raise UsageError(f"the name {name!r} is taken by a {existing.kind} job; choose another")
     if existing.status in LIVE:
         raise UsageError(
             f"endpoint {name!r} already exists ({existing.status}); "

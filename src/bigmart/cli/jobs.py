@@ -4,6 +4,8 @@ endpoints.
 Jobs launched on SageMaker are listed with local ones; those still in progress are
 brought up to date from SageMaker as they are shown. ``describe`` prints SageMaker's own
 Describe answer, from the backend the job ran on: the local one or AWS, in the same shape.
+Names are unique per kind, as on SageMaker, so a training job and an endpoint may share one:
+``--kind`` says which to show, and is asked for when the name alone does not.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
 from bigmart.cli.common import store
-from bigmart.local.jobs import JobRecord
+from bigmart.local.jobs import KINDS, LABELS, JobRecord, one
 from bigmart.local.sagemaker import LocalSageMaker
 
 
@@ -24,7 +26,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     jobs = commands.add_parser("jobs", help="list jobs and endpoints, or show one")
     jobs.add_argument("action", nargs="?", choices=["list", "show", "describe"], default="list")
     jobs.add_argument("name", nargs="?")
-    jobs.add_argument("--kind", choices=["training", "transform", "endpoint"])
+    jobs.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="list: only this kind; show/describe: the record of this kind (needed when a "
+        "training job, a transform job or an endpoint share the NAME)",
+    )
     jobs.set_defaults(handler=run)
 
 
@@ -33,9 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action in ("show", "describe"):
         if not args.name:
             raise UsageError(f"usage: bigmart jobs {args.action} NAME")
-        record = records.get(args.name)
-        if record is None:
-            raise UsageError(f"no job or endpoint named {args.name!r}; see: bigmart jobs")
+        record = _one(records.find(args.name, args.kind), args)
         if args.action == "show":
             print(json.dumps(on_aws.refresh(record).as_dict(), indent=2))
         else:
@@ -60,6 +65,21 @@ def run(args: argparse.Namespace) -> int:
             f"{seconds:>8}  {summary}"
         )
     return 0
+
+
+def _one(found: list[JobRecord], args: argparse.Namespace) -> JobRecord:
+    """The record NAME names; refused if none does, or if several kinds share it."""
+    kind = LABELS[args.kind] if args.kind else "job or endpoint"
+    if not found:
+        raise UsageError(f"no {kind} named {args.name!r}; see: bigmart jobs")
+    if len(found) > 1:
+        kinds = " and ".join(one(record.kind) for record in found)
+        options = " or ".join(f"--kind {record.kind}" for record in found)
+        raise UsageError(
+            f"{args.name!r} names {kinds}; say which: bigmart jobs {args.action} "
+            f"{args.name} {options}"
+        )
+    return found[0]
 
 
 def _summary(metrics: dict[str, object], failure: str | None) -> str:

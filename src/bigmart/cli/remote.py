@@ -95,7 +95,7 @@ def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) 
         channels["validation"] = _s3(args.validation, "--validation")
     output = _s3(args.output, "--output")
     with aws_errors():
-        _jobs().check_unused(name)
+        _jobs().check_unused(name, "training")
         request = aws.training_job_request(
             name,
             args.image,
@@ -180,7 +180,7 @@ def transform(args: argparse.Namespace, name: str, options: TransformOptions) ->
     model = _s3(args.model, "--model")
     source, output = _s3(args.input, "--input"), _s3(args.output, "--output")
     with aws_errors():
-        _jobs().check_unused(name)
+        _jobs().check_unused(name, "transform")
         sm, logs = _clients(args, "sagemaker", "logs")
         aws.create_model(sm, name, args.image, model, args.role)
         request = aws.transform_job_request(

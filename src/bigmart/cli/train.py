@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     )
     backend = LocalSageMaker(store(), engine=args.engine, echo=lambda line: _echo(name, line))
     backend.create_training_job(request)
-    record = backend.store.get(name)
+    record = backend.store.get(name, "training")
     assert record is not None  # the backend created it
     _print_outcome(record)
     return 0 if record.status == JobStatus.COMPLETED else 1

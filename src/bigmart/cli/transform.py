@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     backend.create_transform_job(
         transform_job_request(name, name, args.input, args.output, options)
     )
-    record = backend.store.get(name)
+    record = backend.store.get(name, "transform")
     assert record is not None  # the backend created it
     _print_outcome(record)
     return 0 if record.status == JobStatus.COMPLETED else 1

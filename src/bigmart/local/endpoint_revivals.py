@@ -31,7 +31,7 @@ from bigmart.contract import EndpointStatus
 from bigmart.errors import BigmartError
 from bigmart.local.endpoint_servers import EndpointServer, start_server
 from bigmart.local.endpoint_updates import START_ERRORS, EndpointUpdates
-from bigmart.local.jobs import JobRecord
+from bigmart.local.jobs import ENDPOINT, JobRecord
 from bigmart.local.server_process import LOOPBACK, port_in_use
 
 
@@ -83,7 +83,9 @@ class EndpointRevivals(EndpointUpdates):
                 engine=(dead.engine if dead is not None else None) or self.engine,
                 port=port,
                 host=host,
-                spawned=lambda started: self.store.update(name, artifacts=started.artifacts()),
+                spawned=lambda started: self.store.update(
+                    name, kind=ENDPOINT, artifacts=started.artifacts()
+                ),
                 capture=self._capture(name, record.parameters.get("EndpointConfig") or {}),
             )
         except START_ERRORS as error:
@@ -91,7 +93,7 @@ class EndpointRevivals(EndpointUpdates):
         except (BigmartError, OSError, ValueError) as error:
             reason = describe(error)
         else:
-            self.store.update(name, artifacts=server.artifacts())
+            self.store.update(name, kind=ENDPOINT, artifacts=server.artifacts())
             self.echo(
                 f"endpoint {name}: its server did not answer{f' ({note})' if note else ''}; "
                 f"started again at {server.url}"
@@ -99,6 +101,7 @@ class EndpointRevivals(EndpointUpdates):
             return server
         self.store.update(
             name,
+            kind=ENDPOINT,
             status=EndpointStatus.FAILED,
             failure_reason=one_line(f"its server stopped and could not start again: {reason}"),
             ended=True,

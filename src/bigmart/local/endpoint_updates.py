@@ -37,7 +37,7 @@ from bigmart.errors import BigmartError
 from bigmart.local.endpoint_configs import LocalEndpointConfigs
 from bigmart.local.endpoint_servers import EndpointServer, start_server
 from bigmart.local.engines import EngineError
-from bigmart.local.jobs import JobRecord, owned_by_me, owner_gone_reason
+from bigmart.local.jobs import ENDPOINT, JobRecord, owned_by_me, owner_gone_reason
 from bigmart.local.lifecycle import (
     RequestRefused,
     interrupted,
@@ -96,6 +96,7 @@ class EndpointUpdates(LocalEndpointConfigs):
             }
             self.store.update(
                 name,
+                kind=ENDPOINT,
                 status=EndpointStatus.UPDATING,
                 owner=owned_by_me(),
                 artifacts=_beside(record.artifacts, None, parameters),
@@ -112,7 +113,9 @@ class EndpointUpdates(LocalEndpointConfigs):
         def spawned(server: EndpointServer) -> None:
             nonlocal new
             new = server
-            self.store.update(name, artifacts=_beside(record.artifacts, server, parameters))
+            self.store.update(
+                name, kind=ENDPOINT, artifacts=_beside(record.artifacts, server, parameters)
+            )
 
         try:
             new = start_server(
@@ -126,6 +129,7 @@ class EndpointUpdates(LocalEndpointConfigs):
             # One write: the new config and server together; traffic switches here.
             self.store.update(
                 name,
+                kind=ENDPOINT,
                 parameters=parameters,
                 artifacts=_beside(new.artifacts(), old, record.parameters),
             )
@@ -133,6 +137,7 @@ class EndpointUpdates(LocalEndpointConfigs):
             # The old config and server again, whether or not the switch was written.
             self.store.update(
                 name,
+                kind=ENDPOINT,
                 status=EndpointStatus.IN_SERVICE,
                 parameters=record.parameters,
                 artifacts=record.artifacts,
@@ -150,6 +155,7 @@ class EndpointUpdates(LocalEndpointConfigs):
         finally:
             self.store.update(
                 name,
+                kind=ENDPOINT,
                 status=EndpointStatus.IN_SERVICE,
                 artifacts=new.artifacts(),
                 failure_reason="",
@@ -176,8 +182,8 @@ class EndpointUpdates(LocalEndpointConfigs):
 
     def _endpoint_record(self, name: str) -> JobRecord:
         """Endpoint ``name``'s record; an update whose process is gone is rolled back first."""
-        record = self.store.get(name)
-        if record is None or record.kind != "endpoint":
+        record = self.store.get(name, ENDPOINT)
+        if record is None:
             raise RequestRefused(f"Could not find endpoint {name!r}.")
         if record.owner_gone:
             return self._roll_back(name)
@@ -188,7 +194,7 @@ class EndpointUpdates(LocalEndpointConfigs):
         config whose server answers, the other server stopped (see the module's docstring).
         Done once: a reader that waited for the lock finds it done."""
         with self.store.locked(name):
-            record = self.store.get(name)
+            record = self.store.get(name, ENDPOINT)
             assert record is not None  # records are never removed
             if not record.owner_gone:
                 return record
@@ -205,6 +211,7 @@ class EndpointUpdates(LocalEndpointConfigs):
                 other.stop()  # before the record says it is over: a later reader retries
             self.store.update(
                 name,
+                kind=ENDPOINT,
                 status=EndpointStatus.IN_SERVICE,
                 parameters=parameters,
                 artifacts=serving.artifacts() if serving is not None else {},
@@ -213,7 +220,7 @@ class EndpointUpdates(LocalEndpointConfigs):
                     f"endpoint config {parameters.get('EndpointConfigName')!r}"
                 ),
             )
-            fresh = self.store.get(name)
+            fresh = self.store.get(name, ENDPOINT)
             assert fresh is not None
             return fresh
 

@@ -32,6 +32,7 @@ from bigmart.local.endpoint_revivals import EndpointRevivals
 from bigmart.local.endpoint_servers import EndpointServer, ModelError, start_server
 from bigmart.local.endpoint_updates import START_ERRORS, without_times
 from bigmart.local.engines import DEFAULT_IMAGE
+from bigmart.local.jobs import ENDPOINT
 from bigmart.local.lifecycle import Outcome, RequestRefused, job_lifecycle
 from bigmart.local.requests import VARIANT, arn, time_of
 from bigmart.local.server_process import LOOPBACK, ServerError
@@ -63,7 +64,7 @@ class LocalEndpoints(EndpointRevivals):
         config = self.describe_endpoint_config(request["EndpointConfigName"])
         (variant,) = config["ProductionVariants"]
         container = self.describe_model(variant["ModelName"])["PrimaryContainer"]
-        existing = self.store.get(name)  # a killed creator's Creating is Failed by now
+        existing = self.store.get(name, ENDPOINT)  # a killed creator's Creating is Failed by now
         if existing is not None and existing.kind != "endpoint":
             raise RequestRefused(
                 f"the name {name!r} is taken by a {existing.kind} job; choose another"
@@ -197,7 +198,7 @@ class LocalEndpoints(EndpointRevivals):
                 )
             server = EndpointServer.recorded(record.artifacts)
             note = server.stop() if server is not None else ""
-            self.store.update(name, status=EndpointStatus.DELETED, ended=True)
+            self.store.update(name, kind=ENDPOINT, status=EndpointStatus.DELETED, ended=True)
         return note
 
     # -- local only ----------------------------------------------------------------------

@@ -4,6 +4,9 @@ The database lives in the state folder (``$BIGMART_HOME``, default ``~/.bigmart`
 mode and a busy timeout let several jobs write at once without corrupting it or failing:
 each change is one short transaction. A store that cannot be written (a full disk, a
 read-only folder) raises ``JobStoreError``, one line naming the database and the reason.
+Records are keyed by kind and name, as SageMaker's names are unique per resource type. The
+layout has a version (``SCHEMA_VERSION``); a database of an older one is migrated in place,
+in one transaction, when it is opened.
 
 A local job's record names the process that owns it (PID, start time, boot, PID
 namespace). A process killed outright (``kill -9``, a power cut) cannot record its end, so
@@ -24,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,23 +38,33 @@ from bigmart.errors import BigmartError, UserError
 from bigmart.local.processes import ProcessIdentity, boot_id, pid_namespace
 
 KINDS = ("training", "transform", "endpoint")
+#: The kind of an endpoint's record.
+ENDPOINT = "endpoint"
+#: How each kind is named in messages, as SageMaker names it.
+LABELS = {"training": "training job", "transform": "transform job", "endpoint": "endpoint"}
 PREPARE_SECONDS = 30.0
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    name TEXT PRIMARY KEY,
+#: The database's layout (SQLite's ``user_version``): 0 is the first, whose jobs were keyed
+#: by name alone; 1 keys them by (kind, name), as SageMaker's names are unique per kind.
+SCHEMA_VERSION = 1
+JOBS_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    name TEXT NOT NULL,
     kind TEXT NOT NULL,
     status TEXT NOT NULL,
     created REAL NOT NULL,
     ended REAL,
-    parameters TEXT NOT NULL DEFAULT '{}',
-    metrics TEXT NOT NULL DEFAULT '{}',
-    artifacts TEXT NOT NULL DEFAULT '{}',
+    parameters TEXT NOT NULL DEFAULT '{{}}',
+    metrics TEXT NOT NULL DEFAULT '{{}}',
+    artifacts TEXT NOT NULL DEFAULT '{{}}',
     failure_reason TEXT,
-    owner TEXT
+    owner TEXT,
+    modified REAL,
+    PRIMARY KEY (kind, name)
 )
 """
-#: Columns added since the first release: a database made before them gains them on open.
-#: ``modified``: when the status was last written (SageMaker's LastModifiedTime).
+#: Columns added to the first layout after its release: a database made before them gains
+#: them before it is migrated. ``modified``: when the status was last written (SageMaker's
+#: LastModifiedTime).
 ADDED_COLUMNS = {"owner": "TEXT", "modified": "REAL"}
 #: Models and endpoint configs: SageMaker resources with no status of their own. Their
 #: names are their own namespace per kind, as on SageMaker (model ``x`` and endpoint ``x``).
@@ -68,6 +81,7 @@ RESOURCE_KINDS = ("model", "endpoint-config")
 COLUMNS = (
     "name, kind, status, created, ended, parameters, metrics, artifacts, failure_reason, modified"
 )
+STORED_COLUMNS = f"{COLUMNS}, owner"
 #: Statuses of a local job still running; its owner must be alive for them to hold.
 RUNNING = (JobStatus.IN_PROGRESS, EndpointStatus.CREATING)
 #: Statuses of a change under way on a live resource: its owner must be alive for them to
@@ -119,6 +133,12 @@ class JobRecord:
         }
 
 
+def one(kind: str) -> str:
+    """A record of ``kind`` in words: "a training job", "an endpoint"."""
+    label = LABELS[kind]
+    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
+
 def state_home() -> Path:
     """The state folder: ``$BIGMART_HOME`` or ``~/.bigmart``."""
     return Path(os.environ.get("BIGMART_HOME") or Path.home() / ".bigmart")
@@ -141,7 +161,8 @@ class JobStore:
         self._prepare()
 
     def _prepare(self) -> None:
-        """Create the table and switch to WAL, retrying while another process does the same.
+        """Create the tables (or bring an older database to this layout) and switch to WAL,
+        retrying while another process does the same.
 
         SQLite answers "database is locked" at once, without waiting on the busy timeout,
         when two connections change the journal mode together (seen in CI with four
@@ -154,16 +175,7 @@ class JobStore:
                     mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
                     if str(mode).lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.execute("BEGIN IMMEDIATE")
-                    connection.execute(SCHEMA)
-                    connection.execute(RESOURCES_SCHEMA)
-                    present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
-                    for column, declaration in ADDED_COLUMNS.items():
-                        if column not in present:
-                            connection.execute(
-                                f"ALTER TABLE jobs ADD COLUMN {column} {declaration}"
-                            )
-                    connection.execute("COMMIT")
+                    self._in_transaction(connection, self._bring_up_to_date)
                 return
             except sqlite3.OperationalError as error:
                 if not _is_busy(error) or time.monotonic() > deadline:
@@ -171,6 +183,37 @@ class JobStore:
                 time.sleep(0.05)
             except sqlite3.Error as error:
                 raise self._error(error) from None
+
+    @staticmethod
+    def _in_transaction(
+        connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], None]
+    ) -> None:
+        """``work`` as one write transaction: all of it, or (on any error) none of it."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            work(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def _bring_up_to_date(self, connection: sqlite3.Connection) -> None:
+        """The tables of this layout: made in a new database, migrated in an older one (in
+        the caller's transaction, so a migration cut short leaves the database as it was)."""
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise JobStoreError(
+                f"job store {str(self.path)!r}: its layout (version {version}) is newer than "
+                f"this bigmart's ({SCHEMA_VERSION}); upgrade bigmart, or set BIGMART_HOME to "
+                "another folder"
+            )
+        if version < SCHEMA_VERSION and _has_table(connection, "jobs"):
+            for step in MIGRATIONS[version:]:
+                step(connection)
+        connection.execute(JOBS_TABLE.format(table="jobs"))
+        connection.execute(RESOURCES_SCHEMA)
+        if version != SCHEMA_VERSION:
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _connection(self, *, raw: bool = False) -> Iterator[sqlite3.Connection]:
@@ -209,7 +252,8 @@ class JobStore:
         replace: bool = False,
         owner: ProcessIdentity | None = None,
     ) -> None:
-        """Record a new job; a name already used is an error (names are unique, as on AWS).
+        """Record a new job; a name already used by that kind is an error (names are
+        unique per kind, as on SageMaker: a training job and an endpoint may share one).
 
         ``replace`` overwrites the old record: an endpoint name is free again once the
         endpoint is deleted or failed, as on SageMaker. ``owner`` is the local process that
@@ -235,12 +279,13 @@ class JobStore:
                     ),
                 )
         except sqlite3.IntegrityError:
-            raise RequestRefused(f"a job or endpoint named {name!r} already exists") from None
+            raise RequestRefused(f"{one(kind)} named {name!r} already exists") from None
 
     def update(
         self,
         name: str,
         *,
+        kind: str,
         status: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         artifacts: Mapping[str, Any] | None = None,
@@ -251,8 +296,8 @@ class JobStore:
         parameters: Mapping[str, Any] | None = None,
         owner: ProcessIdentity | None = None,
     ) -> None:
-        """Change a job's status and outcome (only the fields given), in one write: an
-        updated endpoint's new config (``parameters``) and server switch together.
+        """Change the ``kind`` record's status and outcome (only the fields given), in one
+        write: an updated endpoint's new config (``parameters``) and server switch together.
 
         ``ended`` stamps the end as now; ``ended_at`` and ``created_at`` give a remote job's
         own times, so its duration is measured on one (AWS's) clock. ``owner`` is the
@@ -283,20 +328,33 @@ class JobStore:
         assignments = ", ".join(f"{column} = ?" for column in changes)
         with self._connection() as connection:
             connection.execute(
-                f"UPDATE jobs SET {assignments} WHERE name = ?", (*changes.values(), name)
+                f"UPDATE jobs SET {assignments} WHERE kind = ? AND name = ?",
+                (*changes.values(), kind, name),
             )
 
-    def get(self, name: str) -> JobRecord | None:
-        """The job's record; one whose owner died without ending it is ended Failed first."""
+    def get(self, name: str, kind: str | None = None) -> JobRecord | None:
+        """The ``kind`` record of that name (any kind's, if the name is only one's); one
+        whose owner died without ending it is ended Failed first."""
+        records = self.find(name, kind)
+        if len(records) > 1:
+            kinds = " and ".join(one(record.kind) for record in records)
+            raise RequestRefused(f"{name!r} names {kinds}; say which kind")
+        return records[0] if records else None
+
+    def find(self, name: str, kind: str | None = None) -> list[JobRecord]:
+        """Every record of that name (of ``kind``): one per kind at most."""
+        query = f"SELECT {STORED_COLUMNS} FROM jobs WHERE name = ?"
+        arguments: tuple[Any, ...] = (name,)
+        if kind is not None:
+            query += " AND kind = ?"
+            arguments = (name, kind)
         with self._connection() as connection:
-            row = connection.execute(
-                f"SELECT {COLUMNS}, owner FROM jobs WHERE name = ?", (name,)
-            ).fetchone()
-        return self._checked(row) if row else None
+            rows = connection.execute(query + " ORDER BY created, kind", arguments).fetchall()
+        return [self._checked(row) for row in rows]
 
     def list(self, kind: str | None = None) -> list[JobRecord]:
         """Every record (of ``kind``), oldest first, each checked as ``get`` does."""
-        query = f"SELECT {COLUMNS}, owner FROM jobs"
+        query = f"SELECT {STORED_COLUMNS} FROM jobs"
         arguments: tuple[Any, ...] = ()
         if kind is not None:
             query += " WHERE kind = ?"
@@ -395,13 +453,38 @@ class JobStore:
         with self._connection() as connection:
             connection.execute(
                 "UPDATE jobs SET status = 'Failed', failure_reason = ?, ended = ?, modified = ? "
-                "WHERE name = ? AND status = ? AND owner = ?",
-                (reason, now, now, record.name, record.status, row[-1]),
+                "WHERE kind = ? AND name = ? AND status = ? AND owner = ?",
+                (reason, now, now, record.kind, record.name, record.status, row[-1]),
             )
             fresh = connection.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE name = ?", (record.name,)
+                f"SELECT {COLUMNS} FROM jobs WHERE kind = ? AND name = ?",
+                (record.kind, record.name),
             ).fetchone()
         return _record(fresh) if fresh else record
+
+
+def _has_table(connection: sqlite3.Connection, table: str) -> bool:
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return connection.execute(query, (table,)).fetchone() is not None
+
+
+def _keyed_by_kind(connection: sqlite3.Connection) -> None:
+    """Layout 0 to 1: the jobs table rebuilt with the key (kind, name); every record kept.
+    A database made before the ``owner`` column gains it first."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+    for column, declaration in ADDED_COLUMNS.items():
+        if column not in present:
+            connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {declaration}")
+    connection.execute(JOBS_TABLE.format(table="jobs_by_kind"))
+    connection.execute(
+        f"INSERT INTO jobs_by_kind ({STORED_COLUMNS}) SELECT {STORED_COLUMNS} FROM jobs"
+    )
+    connection.execute("DROP TABLE jobs")
+    connection.execute("ALTER TABLE jobs_by_kind RENAME TO jobs")
+
+
+#: The step from each older layout to the next, by the older one's version.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_keyed_by_kind]
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

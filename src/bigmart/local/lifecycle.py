@@ -22,7 +22,7 @@ from __future__ import annotations
 import signal
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -47,20 +47,34 @@ class Terminated(BaseException):
 
 
 @contextmanager
-def termination_raises() -> Iterator[None]:
+def termination_raises(*, held: bool = False) -> Iterator[Callable[[], None]]:
     """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (once), so ``finally``
-    blocks and handlers run as they do for Ctrl-C, instead of the process just vanishing."""
-    raised = False
+    blocks and handlers run as they do for Ctrl-C, instead of the process just vanishing.
+
+    ``held``: a signal is only noted until the block calls the ``release`` it is given,
+    which raises it there, where the block is ready for it.
+    """
+    raised = released = False
+    noted: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal raised
-        if not raised:  # a second signal during the clean-up must not cut it short
+        if held and not released:
+            noted.append(signum)
+        elif not raised:  # a second signal during the clean-up must not cut it short
             raised = True
             raise Terminated(signum)
 
+    def release() -> None:
+        nonlocal raised, released
+        released = True
+        if noted and not raised:
+            raised = True
+            raise Terminated(noted[0])
+
     previous = {number: signal.signal(number, handler) for number in TERMINATION_SIGNALS}
     try:
-        yield
+        yield release
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
@@ -104,25 +118,33 @@ def job_lifecycle(
     An interruption ends it ``stopped`` (an endpoint has no Stopped: Failed); an endpoint
     that reaches InService lives on, so its record gets no end time until it is deleted.
     """
-    store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
+    # A stop may come the moment the record exists (``bigmart api`` answers Create then, and
+    # StopTrainingJob can follow at once): held from before the record is written, it is
+    # raised inside the ``try`` below, which ends the job Stopped.
+    with ExitStack() as signals:
+        release = signals.enter_context(termination_raises(held=True))
+        store.create(name, kind, parameters, running, replace=replace, owner=owned_by_me())
+        handlers = signals.pop_all()  # kept in place past this block, closed in the try
     outcome = Outcome()
     try:
-        with termination_raises():
+        with handlers:
+            release()
             yield outcome
     except JobStoreError:
         raise  # the record cannot be written: nothing more can be said in it
     except (RequestRefused, *refused) as error:
-        _end(store, name, JobStatus.FAILED, str(error))
+        _end(store, name, kind, JobStatus.FAILED, str(error))
         raise
     except expected as error:
         outcome.fail(describe(error))
     except Exception as error:  # a defect: the job still ends, and the details are kept
         outcome.fail(unexpected_failure(store, name, error))
     except BaseException as error:  # Ctrl-C, or a signal raised as Terminated: Stopped
-        _end(store, name, stopped, interrupted(error))
+        _end(store, name, kind, stopped, interrupted(error))
         raise
     store.update(
         name,
+        kind=kind,
         status=outcome.status,
         metrics=outcome.metrics,
         artifacts=outcome.artifacts,
@@ -131,8 +153,8 @@ def job_lifecycle(
     )
 
 
-def _end(store: JobStore, name: str, status: str, reason: str) -> None:
-    store.update(name, status=status, failure_reason=one_line(reason), ended=True)
+def _end(store: JobStore, name: str, kind: str, status: str, reason: str) -> None:
+    store.update(name, kind=kind, status=status, failure_reason=one_line(reason), ended=True)
 
 
 def interrupted(error: BaseException) -> str:

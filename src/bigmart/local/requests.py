@@ -11,21 +11,42 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from bigmart.local.transform.options import TransformOptions
 from bigmart.model.metrics import METRIC_DEFINITIONS
 
 LOCAL_INSTANCE = "local"
-#: The accounts and region local ARNs name: no AWS account is involved.
+#: The account and region local ARNs name when no client said (the CLI): no AWS account
+#: is involved.
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "local"
 VARIANT = "AllTraffic"
 
 
+@dataclass(frozen=True)
+class ArnPlace:
+    """Where a local resource's ARN says it lives: partition, region, account."""
+
+    region: str = LOCAL_REGION
+    account: str = LOCAL_ACCOUNT
+    partition: str = "aws"
+
+
+#: Where the CLI's local resources live (no client names a region).
+LOCAL_PLACE = ArnPlace()
+#: The place of the call being answered: ``bigmart api`` sets the region its client signed
+#: for and its ``--account-id`` for each request (ARNs are built all through the backend).
+ARN_PLACE: ContextVar[ArnPlace] = ContextVar("ARN_PLACE", default=LOCAL_PLACE)
+
+
 def arn(kind: str, name: str) -> str:
-    """A local resource's ARN, shaped as SageMaker's (``kind``: training-job, endpoint...)."""
-    return f"arn:aws:sagemaker:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{kind}/{name.lower()}"
+    """A local resource's ARN, shaped as SageMaker's (``kind``: training-job, endpoint...),
+    in the place of the call being answered."""
+    place = ARN_PLACE.get()
+    return f"arn:{place.partition}:sagemaker:{place.region}:{place.account}:{kind}/{name.lower()}"
 
 
 def training_job_request(

@@ -76,7 +76,7 @@ class LocalSageMaker(LocalEndpoints):
         image = request.get("AlgorithmSpecification", {}).get("TrainingImage") or DEFAULT_IMAGE
         with (
             self._lifecycle(name, "training", request) as outcome,
-            self._job_log(name, TRAINING_LOG_GROUP, training_stream, image) as echo,
+            self._job_log(name, "training", TRAINING_LOG_GROUP, training_stream, image) as echo,
         ):
             staged = self._stage_channels(channels, job_dir)
             echo(f"Training job {name}: {job_dir}")
@@ -162,7 +162,7 @@ class LocalSageMaker(LocalEndpoints):
         image = container.get("Image") or DEFAULT_IMAGE
         with (
             self._lifecycle(name, "transform", request) as outcome,
-            self._job_log(name, TRANSFORM_LOG_GROUP, transform_stream, image) as echo,
+            self._job_log(name, "transform", TRANSFORM_LOG_GROUP, transform_stream, image) as echo,
         ):
             result = run_transform_job(
                 name,
@@ -229,11 +229,11 @@ class LocalSageMaker(LocalEndpoints):
 
     @contextmanager
     def _job_log(
-        self, name: str, group: str, stream: Callable[[str, float], str], image: str
+        self, name: str, kind: str, group: str, stream: Callable[[str, float], str], image: str
     ) -> Iterator[JobLog]:
         """The job's log: to ``echo`` and, as on SageMaker, to its CloudWatch-style stream
         (``job_logs``), named from the record's creation time so Describe can find it."""
-        record = self.store.get(name)
+        record = self.store.get(name, kind)
         started = record.created if record is not None else time.time()
         with LogWriter(self.store.home, group, stream(name, started)) as log:
             job_log = JobLog(self.echo, log)
@@ -244,8 +244,8 @@ class LocalSageMaker(LocalEndpoints):
             yield job_log
 
     def _record(self, name: str, kind: str) -> JobRecord:
-        record = self.store.get(name)
-        if record is None or record.kind != kind:
+        record = self.store.get(name, kind)
+        if record is None:
             raise RequestRefused(f"Requested resource not found: {kind} job {name!r}")
         return record
 
@@ -341,7 +341,7 @@ def _with_ending(answer: dict[str, Any], record: JobRecord, end_field: str) -> d
 
 
 def _summaries(records: list[JobRecord], kind: str) -> list[dict[str, Any]]:
-    """List* answers: ``kind`` is Training or Transform; newest first, as SageMaker lists."""
+    """List* answers, unpaged: ``kind`` is Training or Transform; newest first."""
     arn_kind = f"{kind.lower()}-job"
     return [
         {
@@ -349,6 +349,7 @@ def _summaries(records: list[JobRecord], kind: str) -> list[dict[str, Any]]:
             f"{kind}JobArn": arn(arn_kind, record.name),
             "CreationTime": time_of(record.created),
             f"{kind}JobStatus": record.status,
+            "LastModifiedTime": time_of(record.ended or record.created),
             **({f"{kind}EndTime": time_of(record.ended)} if record.ended else {}),
         }
         for record in reversed(records)

@@ -42,9 +42,10 @@ class TrainingJobResult:
 
 def job_folder(home: Path, name: str, output: str) -> Path:
     """A job's folder: under a local output, or staged in the state folder ``home`` for an
-    S3 output (kept after the job, with its output/data)."""
+    S3 output (kept after the job, with its output/data; in ``training/`` of the name's
+    folder, which a transform job of that name shares)."""
     if storage.is_s3(output):
-        return home / "jobs" / name
+        return home / "jobs" / name / "training"
     return Path(output) / name
 
 
