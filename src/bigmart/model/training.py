@@ -87,7 +87,7 @@ def run_training(
         if name in metrics:
             log(format_metric(name, metrics[name]))
 
-    onnx_bytes = forest_model.to_onnx_bytes(fitted.forest)
+    onnx_bytes = forest_model.to_onnx_bytes(fitted)
     featurizer_state = fitted.featurizer.to_json()
     reported = json_metrics(metrics)  # null, not NaN, for an undefined metric
     metadata = {
