@@ -61,7 +61,9 @@ def test_sales_per_mrp_fits_units_and_the_graph_multiplies_by_the_price(real):
 def test_per_mrp_weights_rows_by_price_squared_and_ignores_unpriced_rows():
     ratio, weight = forest_model.per_mrp(np.array([100.0, 50.0, 7.0]), np.array([10.0, 5.0, 0.0]))
     np.testing.assert_array_equal(ratio, [10.0, 10.0, 0.0])
-    np.testing.assert_array_equal(weight, [100.0, 25.0, 0.0])
+    # MRP², scaled to mean 1 so a fractional max_samples still means a share of the rows
+    np.testing.assert_allclose(weight, np.array([100.0, 25.0, 0.0]) * 3 / 125)
+    assert weight.mean() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="Item_MRP is 0 in every training row"):
         forest_model.per_mrp(np.array([1.0]), np.array([0.0]))
 
@@ -83,6 +85,16 @@ def test_the_default_model_trains_and_scores_sensibly_on_200_rows(tmp_path):
     units = train.target.sum() / train.features["Item_MRP"].sum()
     price_only = forest_model.score(test.target, units * test.features["Item_MRP"]).rmse
     assert rmse < 0.75 * mean_only and rmse < 0.85 * price_only
+
+
+def test_max_samples_is_a_share_of_the_rows_when_fitting_sales_per_mrp(tmp_path):
+    path = tmp_path / "rows.csv"
+    synthetic.write_csv(path, 200, seed=5)
+    rows = read_labelled(path)
+    hp = HyperParameters(n_estimators=3, max_samples=0.5, target="sales_per_mrp", n_jobs=1)
+    fitted = forest_model.fit(rows.features, rows.target, hp)
+    # each tree sees at most 100 distinct rows, not a draw sized by the sum of MRP²
+    assert all(tree.tree_.n_node_samples[0] <= 100 for tree in fitted.forest.estimators_)
 
 
 def read_labelled_test(path):

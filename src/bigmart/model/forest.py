@@ -76,9 +76,11 @@ def fit(batch: RawBatch, target: np.ndarray, hp: HyperParameters) -> FittedModel
 
 
 def per_mrp(sales: np.ndarray, mrp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sales per unit of MRP and the weights (MRP²) that make the forest's squared error
-    equal the squared error in sales. A row priced 0 says nothing about units sold, so it
-    gets weight 0 (and any finite ratio)."""
+    """Sales per unit of MRP and the weights (MRP², scaled to mean 1) that make the forest's
+    squared error the squared error in sales. Scaling changes no split, but scikit-learn
+    1.9 reads a fractional ``max_samples`` relative to the weights' sum, so raw MRP²
+    (~20,000 a row) would draw millions of rows per tree. A row priced 0 says nothing
+    about units sold, so it gets weight 0 (and any finite ratio)."""
     mrp = mrp.astype(np.float64)
     priced = mrp != 0
     if not priced.any():
@@ -87,7 +89,8 @@ def per_mrp(sales: np.ndarray, mrp: np.ndarray) -> tuple[np.ndarray, np.ndarray]
             "(use target=sales)"
         )
     ratio = np.divide(sales, mrp, out=np.zeros_like(mrp), where=priced)
-    return ratio, mrp**2
+    weight = mrp**2
+    return ratio, weight / weight.mean()
 
 
 def evaluate(model: FittedModel, batch: RawBatch, target: np.ndarray) -> Evaluation:
