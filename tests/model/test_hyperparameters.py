@@ -20,7 +20,7 @@ def test_strings_are_parsed_to_types():
 
 def test_defaults_are_the_tuned_forest():
     hp = HyperParameters.from_strings({})
-    assert (hp.n_estimators, hp.max_depth, hp.max_features) == (300, 4, 0.6)
+    assert (hp.n_estimators, hp.max_depth, hp.max_features) == (200, 4, 0.6)
     # the leaf size is a share of the training rows, so a small training set still splits
     assert isinstance(hp.min_samples_leaf, float) and 0 < hp.min_samples_leaf < 0.05
     assert hp.target == "sales_per_mrp"
