@@ -47,6 +47,8 @@ def test_min_samples_leaf_is_rows_or_a_fraction_of_them(text, value):
 def test_round_trip_through_strings():
     hp = HyperParameters.from_strings({"max_depth": "None", "max_features": "sqrt"})
     assert HyperParameters.from_strings(hp.as_strings()) == hp
+    defaults = HyperParameters()  # a fractional leaf size and a target survive the trip too
+    assert HyperParameters.from_strings(defaults.as_strings()) == defaults
     assert all(isinstance(v, str) for v in hp.as_strings().values())
 
 
