@@ -20,12 +20,35 @@ def test_strings_are_parsed_to_types():
 
 def test_defaults_are_the_tuned_forest():
     hp = HyperParameters.from_strings({})
-    assert hp.n_estimators == 500 and hp.max_depth is not None
+    assert (hp.n_estimators, hp.max_depth, hp.max_features) == (200, 4, 0.6)
+    # the leaf size is a share of the training rows, so a small training set still splits
+    assert isinstance(hp.min_samples_leaf, float) and 0 < hp.min_samples_leaf < 0.05
+    assert hp.target == "sales_per_mrp"
+
+
+@pytest.mark.parametrize("target", ["sales", "sales_per_mrp"])
+def test_target_is_parsed(target):
+    assert HyperParameters.from_strings({"target": target}).target == target
+
+
+def test_an_unknown_target_lists_the_valid_ones():
+    with pytest.raises(HyperParameterError) as error:
+        HyperParameters.from_strings({"target": "units"})
+    assert "target='units'" in str(error.value) and "sales_per_mrp" in str(error.value)
+
+
+@pytest.mark.parametrize(("text", "value"), [("200", 200), ("0.03", 0.03), ("1e-2", 0.01)])
+def test_min_samples_leaf_is_rows_or_a_fraction_of_them(text, value):
+    parsed = HyperParameters.from_strings({"min_samples_leaf": text}).min_samples_leaf
+    assert parsed == value and type(parsed) is type(value)
+    assert HyperParameters(min_samples_leaf=value).forest_params()["min_samples_leaf"] == value
 
 
 def test_round_trip_through_strings():
     hp = HyperParameters.from_strings({"max_depth": "None", "max_features": "sqrt"})
     assert HyperParameters.from_strings(hp.as_strings()) == hp
+    defaults = HyperParameters()  # a fractional leaf size and a target survive the trip too
+    assert HyperParameters.from_strings(defaults.as_strings()) == defaults
     assert all(isinstance(v, str) for v in hp.as_strings().values())
 
 
@@ -44,6 +67,11 @@ def test_unknown_name_fails_and_lists_the_valid_ones():
         ("n_estimators", "0"),
         ("max_depth", "1.5"),
         ("min_samples_leaf", "-1"),
+        ("min_samples_leaf", "0"),
+        ("min_samples_leaf", "1.0"),
+        ("min_samples_leaf", "nan"),
+        ("target", "units"),
+        ("target", "Sales"),
         ("max_features", "1.5"),
         ("max_features", "auto"),
         ("validation_fraction", "0.9"),
@@ -56,7 +84,8 @@ def test_unknown_name_fails_and_lists_the_valid_ones():
 def test_malformed_or_out_of_range_values_name_the_parameter(name, value):
     with pytest.raises(HyperParameterError) as error:
         HyperParameters.from_strings({name: value})
-    assert f"{name}={value!r}" in str(error.value) and "expected" in str(error.value)
+    message = str(error.value)
+    assert f"{name}={value!r}" in message and "expected" in message and "\n" not in message
 
 
 def test_keys_sagemaker_adds_are_skipped():

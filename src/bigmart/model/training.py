@@ -90,7 +90,7 @@ def run_training(
         if name in metrics:
             log(format_metric(name, metrics[name]))
 
-    onnx_bytes = forest_model.to_onnx_bytes(fitted.forest)
+    onnx_bytes = forest_model.to_onnx_bytes(fitted)
     featurizer_state = fitted.featurizer.to_json()
     evidence = TrainingEvidence.gather(fitted, data, holdout, onnx_bytes, featurizer_state)
     reported = json_metrics(metrics)  # null, not NaN, for an undefined metric
