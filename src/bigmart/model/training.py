@@ -23,6 +23,8 @@ from bigmart.model.artifact import ModelArtifact, write_model
 from bigmart.model.hyperparameters import HyperParameters
 from bigmart.model.metrics import METRIC_NAMES, format_metric, json_metrics
 from bigmart.model.predictor import PROBE_KEY, Predictor, probe_rows
+from bigmart.model.row_order import METADATA_KEY as ROW_ORDER_KEY
+from bigmart.model.row_order import sort_keys
 from bigmart.schema import columns_from_records
 
 Log = Callable[[str], None]
@@ -100,6 +102,7 @@ def run_training(
         "training_seconds": round(fit_seconds, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         PROBE_KEY: probe(onnx_bytes, featurizer_state, data),
+        ROW_ORDER_KEY: sort_keys(onnx_bytes),
     }
     write_model(
         ModelArtifact(onnx=onnx_bytes, featurizer=featurizer_state, metadata=metadata),
