@@ -3,7 +3,7 @@
 Run from the repository root (needs ``wrk`` on PATH and, for the baseline, ``flask``)::
 
     .venv/bin/python -m benchmarks.serving [--duration S] [--workers N] [--repeats R]
-        [--baseline-duration S] [--seed-model-dir DIR] [--skip-baseline]
+        [--baseline-duration S] [--seed-model-dir DIR] [--skip-baseline] [--hp KEY=VALUE]
 
 In one run it trains the product model (``bigmart train``, into a temp dir) and, unless a
 valid one is already in ``--seed-model-dir``, the seed pickle; starts both servers with the

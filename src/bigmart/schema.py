@@ -231,9 +231,9 @@ def _numeric_column(values: Sequence[Any], name: str, numbering: RowNumbering) -
         and not any(value is True or value is False for value in values)
     ):
         return array
-    texts = _text_numbers(values) if array is None else None
-    if texts is not None:
-        return texts
+    parsed = _text_numbers(values) if array is None else None
+    if parsed is not None:
+        return parsed
     first = numbering.first_row
     return np.array(
         [parse_number(v, name, first + i, numbering) for i, v in enumerate(values)],

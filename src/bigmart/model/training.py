@@ -102,7 +102,7 @@ def run_training(
         "training_seconds": round(fit_seconds, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         PROBE_KEY: probe(onnx_bytes, featurizer_state, data),
-        ROW_ORDER_KEY: sort_keys(onnx_bytes),
+        ROW_ORDER_KEY: sort_keys(fitted.forest),
     }
     write_model(
         ModelArtifact(onnx=onnx_bytes, featurizer=featurizer_state, metadata=metadata),
