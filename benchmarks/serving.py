@@ -4,6 +4,7 @@ Run from the repository root (needs ``wrk`` on PATH and, for the baseline, ``fla
 
     .venv/bin/python -m benchmarks.serving [--duration S] [--workers N] [--repeats R]
         [--baseline-duration S] [--seed-model-dir DIR] [--skip-baseline] [--capture]
+        [--hp KEY=VALUE]
 
 In one run it trains the product model (``bigmart train``, into a temp dir) and, unless a
 valid one is already in ``--seed-model-dir``, the seed pickle; starts both servers with the
@@ -194,10 +195,11 @@ def run_quietly(
         raise BenchmarkError(f"{what} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
 
 
-def train_product(train_csv: Path, workdir: Path) -> Path:
+def train_product(train_csv: Path, workdir: Path, hyperparameters: Sequence[str] = ()) -> Path:
     """Train with the product's own CLI; return the OPT_ML root holding ``model/``."""
     started = time.perf_counter()
     command = [BIN / "bigmart", "train", "--data", train_csv, "--output", workdir, "--name", "job"]
+    command += [part for value in hyperparameters for part in ("--hp", value)]
     # A private state folder: the job is not recorded in the user's ~/.bigmart job list
     # (where job names must be unique) and vanishes with the temp dir.
     env = dict(os.environ, BIGMART_HOME=str(workdir / "bigmart-home"))
@@ -645,7 +647,12 @@ def print_table(
         ours_text, theirs_text = fmt(ours, digits), fmt(theirs, digits)
         print(f"{label:30} {ours_text:>12} {theirs_text:>12} {ratio(ours, theirs):>17}")
     served = product.median(BATCH_ROWS, lambda r: r.requests_per_s * BATCH_ROWS)
+    seed = baseline.median(BATCH_ROWS, lambda r: r.requests_per_s * BATCH_ROWS)
     print()
+    print(
+        f"{BATCH_ROWS:,}-row rows/s: product {fmt(served)}, seed {fmt(seed)}, "
+        f"ratio {ratio(served, seed)}"
+    )
     print(f"in-process predictor, 1 thread, {BATCH_ROWS}-row body: {fmt(inprocess)} rows/s")
     print(f"product server {BATCH_ROWS}-row: {fmt(served)} rows/s = {served / inprocess:.0%} of it")
     noise = max(others(product), _nan_to_zero(others(baseline)))
@@ -809,6 +816,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="compare the product with data capture at 100%% against capture off (no seed)",
     )
+    parser.add_argument(
+        "--hp", action="append", default=[], metavar="KEY=VALUE", help="product hyper-parameter"
+    )
     args = parser.parse_args(argv)
     if min(args.duration, args.repeats, args.workers, args.baseline_duration or 1) < 1:
         parser.error("--duration, --baseline-duration, --repeats and --workers must be >= 1")
@@ -860,7 +870,7 @@ def start_baseline(stack: contextlib.ExitStack, args: argparse.Namespace, workdi
 
 def benchmark(args: argparse.Namespace, workdir: Path) -> int:
     """Prepare, start, load, measure and report; return the exit status."""
-    root = train_product(args.train, workdir)
+    root = train_product(args.train, workdir, args.hp)
     seed = not (args.skip_baseline or args.capture)
     if seed:
         prepare_seed(args.train, args.seed_model_dir)

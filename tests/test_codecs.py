@@ -1,7 +1,12 @@
+from unittest import mock
+
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bigmart import codecs
 from bigmart.codecs import (
     CSV,
     JSON,
@@ -17,7 +22,7 @@ from bigmart.codecs import (
     encode_json_lines,
     media_type,
 )
-from bigmart.schema import SchemaError
+from bigmart.schema import FEATURES, TRAINING_COLUMNS, SchemaError
 
 
 @pytest.mark.parametrize(
@@ -213,3 +218,114 @@ def test_codecs_and_the_batch_client_import_no_model_module():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert loaded.stdout.strip() == "[]", loaded.stdout
+
+
+# -- the plain CSV path: no loop over rows, the same batches and errors as csv.reader ------
+
+HEADER = ",".join(TRAINING_COLUMNS)
+CELLS = [
+    "FDW58",
+    " NCD19 ",
+    "20.75",
+    " 9.3 ",
+    "",
+    "NA",
+    "  ",
+    "Low Fat",
+    "0.0075",
+    "0",
+    "107.8622",
+    "1999",
+    "inf",
+    "cheap",
+    "1_000",
+    "Medium",
+    "Tier 1",
+    "Item_MRP",
+    "x" * 50,
+]
+
+
+def _outcome(function, body):
+    try:
+        return "ok", function(body)
+    except SchemaError as error:
+        return "error", (str(error), error.row, error.column)
+
+
+def _same(fast, exact) -> bool:
+    if fast[0] != exact[0] or fast[0] == "error":
+        return fast == exact
+    batch = fast[1][0] if isinstance(fast[1], tuple) else fast[1]
+    other = exact[1][0] if isinstance(exact[1], tuple) else exact[1]
+    if isinstance(fast[1], tuple) and fast[1][1] != exact[1][1]:
+        return False
+    if batch is None or other is None:
+        return batch is other
+    return _rows(batch) == _rows(other) and all(
+        np.asarray(batch[name]).dtype == np.asarray(other[name]).dtype for name in batch
+    )
+
+
+def _both_ways(body: bytes) -> None:
+    """decode and decode_batch_records give the same answer with and without the plain
+    path."""
+    decoders = [lambda b: decode(b, CSV), lambda b: decode_batch_records(b, CSV)]
+    fast = [_outcome(function, body) for function in decoders]
+    with mock.patch.object(codecs, "_plain_csv", lambda text: None):
+        exact = [_outcome(function, body) for function in decoders]
+    for got, expected in zip(fast, exact, strict=True):
+        assert _same(got, expected), (body, got, expected)
+
+
+@st.composite
+def csv_bodies(draw) -> bytes:
+    width = draw(st.sampled_from([11, 12, 11, 12, 10, 13, 1]))
+    rows = [
+        ",".join(draw(st.lists(st.sampled_from(CELLS), min_size=width, max_size=width)))
+        for _ in range(draw(st.integers(1, 4)))
+    ]
+    if draw(st.booleans()):
+        rows[draw(st.integers(0, len(rows) - 1))] = ",".join(CELLS[:11])  # a valid row
+    if draw(st.booleans()):
+        headers = [HEADER, " , ".join(FEATURES), "Item_MRP,Item_Type"]
+        rows.insert(0, draw(st.sampled_from(headers)))
+    if draw(st.booleans()):
+        rows.insert(draw(st.integers(0, len(rows))), draw(st.sampled_from(["", " ", ","])))
+    newline = draw(st.sampled_from(["\n", "\n", "\r\n", "\r"]))
+    text = newline.join(rows) + draw(st.sampled_from(["", newline]))
+    if draw(st.integers(0, 5)) == 0:
+        position = draw(st.integers(0, len(text)))
+        text = text[:position] + draw(st.sampled_from(['"', "\0", "\r", '"a,b"'])) + text[position:]
+    return text.encode()
+
+
+@given(csv_bodies())
+@settings(max_examples=400, deadline=None)
+def test_plain_csv_reads_every_body_as_the_csv_reader_does(body):
+    _both_ways(body)
+
+
+def test_plain_csv_leaves_a_field_over_the_csv_limit_to_the_csv_reader():
+    huge = ",".join([CELLS[0], "1" * 200_000, *CELLS[2:11]])
+    _both_ways(f"{huge}\n{','.join(CELLS[:11])}\n".encode())
+    with pytest.raises(SchemaError, match="malformed CSV: field larger than field limit"):
+        decode(huge.encode(), CSV)
+
+
+@pytest.mark.parametrize("header", [False, True])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_well_formed_csv_body_is_read_without_the_row_by_row_reader(
+    real_test_csv, header, newline
+):
+    lines = real_test_csv.read_bytes().splitlines()[: 1 + 300]
+    if not header:
+        del lines[0]
+    body = newline.join(lines) + newline
+    with mock.patch.object(codecs.csv, "reader", side_effect=AssertionError("row by row")):
+        batch = decode(body, CSV)
+        records, has_header = decode_batch_records(body, CSV)
+    assert has_header == header and len(batch["Item_MRP"]) == 300
+    assert _rows(records) == _rows(batch)
+    with mock.patch.object(codecs, "_plain_csv", lambda text: None):
+        assert _rows(decode(body, CSV)) == _rows(batch)

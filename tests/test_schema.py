@@ -85,3 +85,39 @@ def test_records_reject_objects_in_a_category():
     with pytest.raises(SchemaError) as error:
         columns_from_records([record, record], RowNumbering(first_row=1))
     assert (error.value.row, error.value.column) == (1, "Item_Type")
+
+
+def _parsed_cell_by_cell(column: list[str]) -> list[float]:
+    return [parse_number(value, "Item_Weight", 1, RowNumbering()) for value in column]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["9.3", "", " 9.3 ", "NA", "9.3", "1e3", "  ", "-0", "nan", "1_000"],
+        ["1999"] * 40 + ["", "N/A"] * 5,
+    ],
+)
+def test_text_cells_with_gaps_parse_as_they_do_one_by_one(column):
+    """A CSV column with missing cells is parsed once per distinct cell, with
+    ``parse_number``'s rules (missing text, strip, Python's float)."""
+    rows = [[*ROW[:1], value, *ROW[2:]] for value in column]
+    got = columns_from_rows(rows)["Item_Weight"]
+    np.testing.assert_array_equal(got, _parsed_cell_by_cell(column))
+    assert got.dtype == np.float64
+
+
+@pytest.mark.parametrize("bad", ["heavy", "inf", "-Infinity"])
+def test_a_bad_cell_after_gaps_is_still_named_by_row(bad):
+    column = ["9.3", "", "9.3", bad, "", bad]
+    rows = [[*ROW[:1], value, *ROW[2:]] for value in column]
+    with pytest.raises(SchemaError) as error:
+        columns_from_rows(rows, RowNumbering(first_row=1))
+    assert (error.value.row, error.value.column) == (4, "Item_Weight")
+
+
+def test_category_cells_are_trimmed_and_missing_text_is_none():
+    rows = [[*ROW[:8], value, *ROW[9:]] for value in [" Small ", "", "NA", "Medium", "null"]]
+    assert columns_from_rows(rows)["Outlet_Size"] == ["Small", None, None, "Medium", None]
+    rows = [[*ROW[:8], value, *ROW[9:]] for value in ["High", 1999, None]]
+    assert columns_from_rows(rows)["Outlet_Size"] == ["High", "1999", None]

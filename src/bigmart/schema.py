@@ -217,8 +217,9 @@ def validate_columns(columns: Mapping[str, Sequence[Any]], numbering: RowNumberi
 
 
 def _numeric_column(values: Sequence[Any], name: str, numbering: RowNumbering) -> np.ndarray:
-    """Parse a numeric column; the common case (every cell a plain number) in one numpy
-    call, anything else cell by cell so that the error names the cell."""
+    """Parse a numeric column; the common cases (every cell a plain number, or text that
+    is a finite number or missing) without a loop over cells, anything else cell by cell
+    so that the error names the cell."""
     try:
         array = np.array(values, dtype=np.float64)
     except (ValueError, TypeError):
@@ -230,11 +231,36 @@ def _numeric_column(values: Sequence[Any], name: str, numbering: RowNumbering) -
         and not any(value is True or value is False for value in values)
     ):
         return array
+    parsed = _text_numbers(values) if array is None else None
+    if parsed is not None:
+        return parsed
     first = numbering.first_row
     return np.array(
         [parse_number(v, name, first + i, numbering) for i, v in enumerate(values)],
         dtype=np.float64,
     )
+
+
+def _text_numbers(values: Sequence[Any]) -> np.ndarray | None:
+    """A column of text cells (as CSV gives) parsed as ``parse_number`` would, once per
+    distinct cell: a column repeats its values (years, weights) and its missing text. None
+    if a cell is not text, not a finite number and not missing text."""
+    if not all(type(value) is str for value in values):
+        return None
+    parsed: dict[str, float] = {}
+    for value in set(values):
+        text = value.strip()
+        if text in MISSING_TEXT:
+            parsed[value] = math.nan
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        if not math.isfinite(number):
+            return None
+        parsed[value] = number
+    return np.fromiter(map(parsed.__getitem__, values), dtype=np.float64, count=len(values))
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -245,7 +271,11 @@ def _all_finite(array: np.ndarray) -> bool:
 
 
 def _category_column(values: Sequence[Any], name: str, numbering: RowNumbering) -> list[str | None]:
-    if all(type(value) is str for value in values):
-        return [None if (text := value.strip()) in MISSING_TEXT else text for value in values]
-    first = numbering.first_row
-    return [parse_category(v, name, first + i, numbering) for i, v in enumerate(values)]
+    try:
+        texts = list(map(str.strip, values))  # TypeError unless every cell is text
+    except TypeError:
+        first = numbering.first_row
+        return [parse_category(v, name, first + i, numbering) for i, v in enumerate(values)]
+    if MISSING_TEXT.isdisjoint(texts):
+        return texts
+    return [None if text in MISSING_TEXT else text for text in texts]

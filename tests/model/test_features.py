@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from bigmart.data.reading import read_labelled
-from bigmart.model.features import FEATURE_NAMES_OUT, Featurizer, clean_fat_content, item_category
+from bigmart.model.features import (
+    COLUMNAR_ROWS,
+    FEATURE_NAMES_OUT,
+    Featurizer,
+    clean_fat_content,
+    item_category,
+)
 from bigmart.schema import FEATURES, columns_from_records
 
 COL = {name: i for i, name in enumerate(FEATURE_NAMES_OUT)}
@@ -201,3 +207,33 @@ def test_empty_batch_gives_empty_matrix():
     featurizer = fitted([record()])
     assert transform(featurizer, []).shape == (0, len(FEATURE_NAMES_OUT))
     assert not math.isnan(featurizer.weight_default_)
+
+
+def test_a_batch_is_featurized_bit_for_bit_as_its_rows_one_by_one(real_train_csv):
+    """A batch of COLUMNAR_ROWS or more takes the numpy path, one row the list path."""
+    data = read_labelled(real_train_csv)
+    featurizer = Featurizer().fit(data.features, data.target)
+    real = [{name: _plain(data.features[name][i]) for name in FEATURES} for i in range(0, 8000, 40)]
+    odd = [
+        record(Item_Weight=None, Item_Visibility=0.0, Item_MRP=None),
+        record(Item_Identifier=None, Item_Type=None, Item_Visibility=None),
+        record(Item_Identifier="ZZZ99", Item_Visibility=-1.0, Item_Fat_Content="LF"),
+        record(Item_Identifier="NCD19", Item_Fat_Content="reg", Outlet_Size=None),
+        record(Outlet_Identifier="OUT999", Outlet_Establishment_Year=None, Outlet_Size=None),
+        record(Outlet_Identifier=None, Outlet_Type=None, Outlet_Size=None),
+        record(Outlet_Establishment_Year=None, Item_Fat_Content=None, Item_Type="Unknown"),
+        record(Outlet_Identifier="OUT019", Outlet_Establishment_Year=None),
+    ]
+    records = real + odd
+    assert len(records) >= COLUMNAR_ROWS
+    whole = featurizer.transform(columns_from_records(records))
+    one_by_one = np.vstack([transform(featurizer, [r]) for r in records])
+    assert whole.dtype == one_by_one.dtype == np.float32 and whole.flags.c_contiguous
+    np.testing.assert_array_equal(whole, one_by_one)
+
+
+def _plain(value):
+    """A column's value as a JSON record holds it: NaN is missing."""
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    return value

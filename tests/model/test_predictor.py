@@ -12,11 +12,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from bigmart.codecs import decode
 from bigmart.container.serve import EXIT_NO_MODEL
 from bigmart.local.server_process import ServerError
 from bigmart.model.artifact import ArtifactError, ModelArtifact, read_model, write_model
 from bigmart.model.features import FEATURE_NAMES_OUT
 from bigmart.model.predictor import PROBE_KEY, TYPICAL_ROW, Predictor
+from bigmart.model.row_order import METADATA_KEY as ROW_ORDER_KEY
 from bigmart.schema import columns_from_records
 from support.servers import serve_process
 
@@ -146,3 +148,32 @@ def test_serve_on_a_tampered_model_exits_3_and_never_answers_ping(tmp_path, trai
     errors = [line for line in log.splitlines() if "cannot load the model" in line]
     assert len(errors) == 1 and "self-check failed" in errors[0], log
     assert "Listening at" not in log and "Traceback" not in log
+
+
+def test_a_batch_is_scored_in_the_trees_order_and_answered_in_its_own(trained_model, real_test_csv):
+    """Rows sorted for the trees give each row the answer it gets alone, in request order."""
+    assert read_model(trained_model).metadata[ROW_ORDER_KEY]
+    predictor = Predictor.load(trained_model)
+    lines = real_test_csv.read_bytes().splitlines()[:401]
+    matrix = predictor.featurizer.transform(decode(b"\n".join(lines), "text/csv"))
+    one_by_one = np.concatenate([predictor.predict_matrix(row[None, :]) for row in matrix])
+    got = predictor.predict_matrix(matrix)
+    assert got.dtype == np.float32 and got.shape == (400,)
+    np.testing.assert_array_equal(got, one_by_one)
+
+
+def test_a_model_without_sort_keys_scores_its_batches_as_sent(tmp_path, trained_model):
+    artifact = read_model(trained_model)
+    old = {k: v for k, v in artifact.metadata.items() if k != ROW_ORDER_KEY}
+    matrix = np.random.default_rng(0).uniform(0, 5, size=(100, WIDTH)).astype(np.float32)
+    before = Predictor.load(_tampered(trained_model, tmp_path / "old", metadata=old))
+    np.testing.assert_array_equal(
+        before.predict_matrix(matrix), Predictor.load(trained_model).predict_matrix(matrix)
+    )
+
+
+def test_malformed_sort_keys_are_named(tmp_path, trained_model):
+    metadata = dict(read_model(trained_model).metadata)
+    metadata[ROW_ORDER_KEY] = ["Item_MRP", "Shelf_Height"]
+    folder = _tampered(trained_model, tmp_path / "m", metadata=metadata)
+    assert _load_error(folder).startswith(f"metadata.json: {ROW_ORDER_KEY!r} must be")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,8 @@ FEATURE_NAMES_OUT: tuple[str, ...] = (
     *(f"{name}_code" for name in ENCODED),
 )
 UNKNOWN_CODE = -1.0
+#: From this many rows ``transform`` works on numpy columns: below it, on plain lists.
+COLUMNAR_ROWS = 64
 
 
 def clean_fat_content(label: str | None, identifier: str | None) -> str | None:
@@ -126,10 +129,14 @@ class Featurizer:
     def transform(self, batch: RawBatch) -> np.ndarray:
         """The feature matrix (float32, one row per input row, columns ``FEATURE_NAMES_OUT``).
 
-        Built from plain lists and converted once: a real-time request is one row, and a
-        few dozen small numpy operations would cost more than the forest itself.
+        A real-time request is one row, where a few dozen small numpy operations would cost
+        more than the forest itself: it is built from plain lists and converted once. A
+        batch of ``COLUMNAR_ROWS`` or more is built column by column with numpy, the same
+        fills applied only to the rows that lack a value; both give the same matrix.
         """
         self._check_fitted()
+        if len(batch["Item_Identifier"]) >= COLUMNAR_ROWS:
+            return self._transform_columns(batch)
         ids: Sequence[str | None] = batch["Item_Identifier"]
         types: Sequence[str | None] = batch["Item_Type"]
         outlets: Sequence[str | None] = batch["Outlet_Identifier"]
@@ -161,6 +168,44 @@ class Featurizer:
         ]
         columns = np.array([weight, visibility, ratio, mrp, age, *codes], dtype=np.float32)
         return np.ascontiguousarray(columns.T).reshape(len(ids), len(FEATURE_NAMES_OUT))
+
+    def _transform_columns(self, batch: RawBatch) -> np.ndarray:
+        """``transform`` for a batch: numpy columns; Python loops only over missing cells
+        and the labels' spellings."""
+        ids: Sequence[str | None] = batch["Item_Identifier"]
+        types: Sequence[str | None] = batch["Item_Type"]
+        outlets: Sequence[str | None] = batch["Outlet_Identifier"]
+        weight = np.array(batch["Item_Weight"], dtype=np.float64)
+        for i in np.flatnonzero(np.isnan(weight)).tolist():
+            weight[i] = self._weight_for(ids[i], types[i])
+        visibility = np.array(batch["Item_Visibility"], dtype=np.float64)
+        for i in np.flatnonzero(~(visibility > 0)).tolist():
+            visibility[i] = self._visibility_for(ids[i], types[i])
+        # An unknown or missing item (None -> NaN) is its own mean: ratio 1.
+        means = np.array(list(map(self.item_visibility_.get, ids)), dtype=np.float64)
+        means = np.where(np.isnan(means), visibility, means)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(means > 0, visibility / means, 1.0)
+        mrp = np.array(batch["Item_MRP"], dtype=np.float64)
+        mrp[np.isnan(mrp)] = self.mrp_default_
+        year = np.array(batch["Outlet_Establishment_Year"], dtype=np.float64)
+        for i in np.flatnonzero(np.isnan(year)).tolist():
+            year[i] = self.outlet_year_.get(outlets[i], self.year_default_)
+
+        matrix = np.empty((len(ids), len(FEATURE_NAMES_OUT)), dtype=np.float32)
+        for column, values in enumerate(
+            (weight, visibility, ratio, mrp, self.reference_year - year)
+        ):
+            matrix[:, column] = values
+        cleaned = self._clean_categories(batch)
+        for column, name in enumerate(ENCODED, start=5):
+            codes = self._codes[name]
+            matrix[:, column] = np.fromiter(
+                map(codes.get, cleaned[name], repeat(UNKNOWN_CODE)),
+                dtype=np.float64,
+                count=len(ids),
+            )
+        return matrix
 
     def fit_transform(self, batch: RawBatch, target: np.ndarray) -> np.ndarray:
         return self.fit(batch, target).transform(batch)

@@ -24,6 +24,7 @@ import numpy as np
 from bigmart.clipping import one_line
 from bigmart.model.artifact import ArtifactError, ModelArtifact, read_model
 from bigmart.model.features import FEATURE_NAMES_OUT, Featurizer
+from bigmart.model.row_order import columns_of, order_of
 from bigmart.schema import FEATURES, RawBatch, columns_from_records
 
 #: The metadata key training writes the probe under: ``{"rows": [record, ...],
@@ -82,6 +83,10 @@ class Predictor:
                 f"{[o.name for o in outputs]}"
             )
         self._input_name = inputs[0].name
+        try:
+            self._sort_columns = columns_of(artifact.metadata)
+        except ValueError as error:
+            raise ArtifactError(f"metadata.json: {error}") from None
         self.metadata: dict[str, Any] = artifact.metadata
         self._check_itself()
 
@@ -95,11 +100,22 @@ class Predictor:
         return self.predict_matrix(self.featurizer.transform(batch))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """Predictions for an already featurized float32 matrix."""
+        """Predictions for an already featurized float32 matrix, in its row order.
+
+        A batch is scored in the order metadata.json's ``row_order`` gives (see
+        ``bigmart.model.row_order``): the same numbers in about half the time, answered in
+        the order the rows came.
+        """
         if len(matrix) == 0:
             return np.empty(0, dtype=np.float32)
-        (output,) = self._session.run(None, {self._input_name: matrix})
-        return output.reshape(-1)
+        order = order_of(matrix, self._sort_columns)
+        if order is None:
+            (output,) = self._session.run(None, {self._input_name: matrix})
+            return output.reshape(-1)
+        (output,) = self._session.run(None, {self._input_name: matrix[order]})
+        predictions = np.empty(len(matrix), dtype=output.dtype)
+        predictions[order] = output.reshape(-1)
+        return predictions
 
     def _check_itself(self) -> None:
         """Score the probe rows (or ``TYPICAL_ROW``); ``ArtifactError`` if the answer is

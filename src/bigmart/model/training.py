@@ -24,6 +24,8 @@ from bigmart.model.hyperparameters import HyperParameters
 from bigmart.model.metrics import METRIC_NAMES, format_metric, json_metrics
 from bigmart.model.predictor import PROBE_KEY, Predictor, probe_rows
 from bigmart.model.report_data import TrainingEvidence
+from bigmart.model.row_order import METADATA_KEY as ROW_ORDER_KEY
+from bigmart.model.row_order import sort_keys
 from bigmart.schema import columns_from_records
 
 Log = Callable[[str], None]
@@ -104,6 +106,7 @@ def run_training(
         "training_seconds": round(fit_seconds, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         PROBE_KEY: probe(onnx_bytes, featurizer_state, data),
+        ROW_ORDER_KEY: sort_keys(fitted.forest),
     }
     write_model(
         ModelArtifact(
