@@ -105,7 +105,7 @@ def test_the_evidence_predicts_with_the_exported_model(synthetic_csv: Path):
     hp = HyperParameters(n_estimators=5, n_jobs=1)
     training, validation = forest.split_holdout(data, 0.2, 0)
     fitted = forest.fit(training.features, training.target, hp)
-    onnx = forest.to_onnx_bytes(fitted.forest)
+    onnx = forest.to_onnx_bytes(fitted)
     evidence = TrainingEvidence.gather(
         fitted, training, validation, onnx, fitted.featurizer.to_json()
     )
