@@ -386,7 +386,8 @@ def test_an_update_whose_owner_is_gone_is_flagged_for_the_endpoint_code_not_fail
     assert me is not None
     store = JobStore(tmp_path)
     store.create("ep", "endpoint", {}, "InService")
-    store.update("ep", kind="endpoint", status="Updating", owner=ProcessIdentity(me.pid, me.start_time - 1))
+    gone = ProcessIdentity(me.pid, me.start_time - 1)
+    store.update("ep", kind="endpoint", status="Updating", owner=gone)
     record = store.get("ep")
     assert record is not None and (record.status, record.owner_gone) == ("Updating", True)
     assert record.ended is None and not record.failure_reason  # its undoing is not the store's
