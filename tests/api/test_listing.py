@@ -32,13 +32,14 @@ OPERATIONS = [
 
 def _seed(store: JobStore) -> None:
     """23 records of every kind named pg-00..pg-22, created 10 s apart; every third endpoint
-    Deleted; two training jobs of another name."""
+    Deleted; two training jobs of another name. The live endpoints are OutOfService, not
+    InService: the api would start an InService one's (absent) server again at start-up."""
     for index in range(23):
         name = f"pg-{index:02d}"
         for kind in ("training", "transform"):
             store.create(name, kind, {}, STATUSES[index % 3])
             store.update(name, kind=kind, created_at=EPOCH + 10 * index, ended_at=EPOCH + 500)
-        status = "Deleted" if index % 3 == 2 else ("InService" if index % 2 else "Failed")
+        status = "Deleted" if index % 3 == 2 else ("OutOfService" if index % 2 else "Failed")
         store.create(name, "endpoint", {}, status)
         store.update(name, kind="endpoint", created_at=EPOCH + 10 * index)
         store.put_resource("model", name, {"ModelName": name})
@@ -125,8 +126,8 @@ def test_filters_by_status_name_and_times(client):
     # ListEndpoints' CreationTimeAfter keeps an endpoint created at that very time.
     endpoints = client.list_endpoints(CreationTimeAfter=after, CreationTimeBefore=before)
     assert names(endpoints, "Endpoints") == ["pg-13", "pg-12", "pg-10"]  # pg-11 is Deleted
-    in_service = client.list_endpoints(StatusEquals="InService", NameContains="pg-1")
-    assert names(in_service, "Endpoints") == ["pg-19", "pg-15", "pg-13"]
+    out = client.list_endpoints(StatusEquals="OutOfService", NameContains="pg-1")
+    assert names(out, "Endpoints") == ["pg-19", "pg-15", "pg-13"]
     modified = dt.datetime.fromtimestamp(EPOCH + 400, dt.UTC)
     ended = client.list_training_jobs(LastModifiedTimeAfter=modified, NameContains="pg")
     assert names(ended) == [f"pg-{i:02d}" for i in range(10)]  # all ended at EPOCH + 500
