@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import orjson
 import pytest
@@ -11,6 +13,7 @@ from bigmart.codecs import (
     choose_accept,
     decode,
     decode_batch_records,
+    decode_predictions,
     encode_after_header,
     encode_csv,
     encode_json,
@@ -213,3 +216,29 @@ def test_codecs_and_the_batch_client_import_no_model_module():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert loaded.stdout.strip() == "[]", loaded.stdout
+
+
+@pytest.mark.parametrize("accept", [CSV, JSON, JSON_LINES])
+def test_an_answer_decodes_back_to_its_predictions(accept):
+    predictions = np.array([1.5, 2234.1234, 0.0001, 9999.9], dtype=np.float32)
+    encoders = {CSV: encode_csv, JSON: encode_json, JSON_LINES: encode_json_lines}
+    decoded = decode_predictions(encoders[accept](predictions), accept)
+    assert decoded.dtype == np.float64
+    assert decoded.astype(np.float32).tolist() == predictions.tolist()
+    # a batch transform answer's header line (Item_Outlet_Sales, or null) is left out
+    after_header = decode_predictions(encode_after_header(predictions, accept), accept)
+    assert after_header.astype(np.float32).tolist() == predictions.tolist()
+
+
+def test_a_sagemaker_style_answer_type_and_bad_answers():
+    assert decode_predictions(b"30.4133586884", "text/csv; charset=utf-8").tolist() == [
+        30.4133586884
+    ]
+    with pytest.raises(SchemaError, match=r"row 2.*expected a number"):
+        decode_predictions(b"1.0\nabc\n", CSV)
+    with pytest.raises(SchemaError, match=re.escape('expected {"predictions"')):
+        decode_predictions(b'{"scores": [1]}', JSON)
+    with pytest.raises(SchemaError, match="malformed JSON"):
+        decode_predictions(b"{", JSON)
+    with pytest.raises(UnsupportedMediaType):
+        decode_predictions(b"x", "image/png")
