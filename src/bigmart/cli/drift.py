@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=1, allow_nan=False))
         return 0
     print(summary(document))
-    print(f"wrote {written}")
+    print(f"wrote {written.resolve()}")
     return 0
 
 

@@ -41,8 +41,8 @@ def render(document: Mapping[str, Any]) -> str:
     where = _endpoint(sources[0]) if len(sources) == 1 else document["capture"]
     subtitle = escape(
         f"{document['rows']:,} rows in {document['requests']:,} captured requests "
-        f"{_period(document.get('first'), document.get('last'))}, against the "
-        f"{document['baseline_rows']:,} training rows of model {document['model']}"
+        f"{_period(document.get('first'), document.get('last'))}, against the baseline of "
+        f"{document['model']} ({document['baseline_rows']:,} training rows)"
     )
     features = document["features"]
     sections = [
