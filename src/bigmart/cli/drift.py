@@ -49,11 +49,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     drift.add_argument(
         "--max-rows",
         type=_positive,
+        metavar="N",
         help="stop after this many rows, the newest capture files first (memory does not "
         "grow with rows; this bounds the time)",
     )
     drift.add_argument(
         "--output",
+        metavar="FILE",
         help=f"the HTML report to write (default {DEFAULT_OUTPUT}; with --json, none unless given)",
     )
     drift.add_argument("--json", action="store_true", help="print the numbers as JSON on stdout")
