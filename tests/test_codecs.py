@@ -1,3 +1,4 @@
+import re
 from unittest import mock
 
 import numpy as np
@@ -16,6 +17,7 @@ from bigmart.codecs import (
     choose_accept,
     decode,
     decode_batch_records,
+    decode_predictions,
     encode_after_header,
     encode_csv,
     encode_json,
@@ -329,3 +331,29 @@ def test_a_well_formed_csv_body_is_read_without_the_row_by_row_reader(
     assert _rows(records) == _rows(batch)
     with mock.patch.object(codecs, "_plain_csv", lambda text: None):
         assert _rows(decode(body, CSV)) == _rows(batch)
+
+
+@pytest.mark.parametrize("accept", [CSV, JSON, JSON_LINES])
+def test_an_answer_decodes_back_to_its_predictions(accept):
+    predictions = np.array([1.5, 2234.1234, 0.0001, 9999.9], dtype=np.float32)
+    encoders = {CSV: encode_csv, JSON: encode_json, JSON_LINES: encode_json_lines}
+    decoded = decode_predictions(encoders[accept](predictions), accept)
+    assert decoded.dtype == np.float64
+    assert decoded.astype(np.float32).tolist() == predictions.tolist()
+    # a batch transform answer's header line (Item_Outlet_Sales, or null) is left out
+    after_header = decode_predictions(encode_after_header(predictions, accept), accept)
+    assert after_header.astype(np.float32).tolist() == predictions.tolist()
+
+
+def test_a_sagemaker_style_answer_type_and_bad_answers():
+    assert decode_predictions(b"30.4133586884", "text/csv; charset=utf-8").tolist() == [
+        30.4133586884
+    ]
+    with pytest.raises(SchemaError, match=r"row 2.*expected a number"):
+        decode_predictions(b"1.0\nabc\n", CSV)
+    with pytest.raises(SchemaError, match=re.escape('expected {"predictions"')):
+        decode_predictions(b'{"scores": [1]}', JSON)
+    with pytest.raises(SchemaError, match="malformed JSON"):
+        decode_predictions(b"{", JSON)
+    with pytest.raises(UnsupportedMediaType):
+        decode_predictions(b"x", "image/png")

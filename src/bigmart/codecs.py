@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from bigmart.clipping import clip
 from bigmart.errors import UserError
 from bigmart.schema import (
     FEATURES,
@@ -441,6 +442,52 @@ def encode_after_header(predictions: np.ndarray, accept: str) -> bytes:
     if accept == JSON_LINES:
         return b'{"prediction":null}\n' + encode_json_lines(predictions)
     return f"{TARGET}\n".encode() + encode_csv(predictions)
+
+
+def decode_predictions(body: bytes, content_type: str | None) -> np.ndarray:
+    """An answer written by the encoders above back to its predictions (float64), for
+    reading captured responses: the inverse of ``ENCODERS`` and ``encode_after_header``,
+    whose header line (``Item_Outlet_Sales`` or ``null``) is left out."""
+    kind = media_type(content_type)
+    text = _utf8(strip_bom(body))
+    try:
+        if kind == CSV:
+            values: list[Any] = [
+                line.strip() for line in text.splitlines() if line.strip() not in ("", TARGET)
+            ]
+        elif kind == JSON:
+            document = orjson.loads(text)
+            values = document.get("predictions") if isinstance(document, Mapping) else None
+            if not isinstance(values, list):
+                raise SchemaError('expected {"predictions": [...]}')
+        elif kind == JSON_LINES:
+            values = []
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    record = orjson.loads(line)
+                    if not isinstance(record, Mapping) or "prediction" not in record:
+                        raise SchemaError('expected {"prediction": ...}', row=number)
+                    values.append(record["prediction"])
+        else:
+            raise UnsupportedMediaType(
+                f"Content-Type {kind!r} is not an answer format; expected one of "
+                f"{', '.join(ENCODERS)}"
+            )
+    except orjson.JSONDecodeError as error:
+        raise SchemaError(f"malformed JSON: {error}") from None
+    numbers = []
+    for number, value in enumerate(values, start=1):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise SchemaError(f"expected a number, got {_kind(value)}", row=number)
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            raise SchemaError(
+                f"expected a number, got {clip(str(value), 40)!r}", row=number
+            ) from None
+    return np.asarray(numbers, dtype=np.float64)
 
 
 def choose_accept(header: str | None) -> str:

@@ -33,12 +33,13 @@ def test_a_hostile_s3_model_archive_is_refused_naming_its_uri(s3, tmp_path):
 
 
 def test_an_s3_object_larger_than_any_model_is_not_downloaded_whole(s3, tmp_path, monkeypatch):
+    from bigmart.local import model_location
     from bigmart.local import server_process as model_server
     from bigmart.model.artifact import ArtifactError
 
     client, bucket = s3
     client.put_object(Bucket=bucket, Key="big/model.tar.gz", Body=b"\0" * (3 << 20))
-    monkeypatch.setattr(model_server, "MAX_ARCHIVE_BYTES", 1 << 20)
+    monkeypatch.setattr(model_location, "MAX_ARCHIVE_BYTES", 1 << 20)
     with pytest.raises(ArtifactError, match="larger than any model archive"):
         model_server.materialize_model(f"s3://{bucket}/big/model.tar.gz", tmp_path / "model")
 

@@ -80,3 +80,66 @@ def body(payload: dict[str, str]) -> bytes:
     if payload["encoding"] == "BASE64":
         return base64.b64decode(payload["data"])
     return payload["data"].encode("utf-8")
+
+
+#: A request (body, content type) and its answer (body, content type).
+Exchange = tuple[bytes, str, bytes, str]
+
+
+def capture_lines(at: float, exchanges: Iterable[Exchange], *, text: bool = True) -> bytes:
+    """Capture lines as ``serve`` writes them (the product's own ``capture_line``): bodies
+    kept as CSV/JSON text, or all BASE64 when ``text`` is false (a CaptureConfig without
+    CaptureContentTypeHeader, SageMaker's default)."""
+    from bigmart.container.capture import CaptureConfig, capture_line
+
+    config = CaptureConfig(
+        "endpoint",
+        "AllTraffic",
+        "unused",
+        csv_types=frozenset({"text/csv"} if text else ()),
+        json_types=frozenset({"application/json", "application/jsonlines"} if text else ()),
+    )
+    return b"".join(capture_line(config, at, *exchange) for exchange in exchanges)
+
+
+def write_capture_file(
+    root: Path, endpoint: str, at: float, content: bytes, *, variant: str = "AllTraffic"
+) -> Path:
+    """A capture file in SageMaker's layout under ``root``, for a file begun at ``at``."""
+    from bigmart.container.capture_files import file_key
+
+    path = root / file_key(f"{endpoint}/{variant}", at)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def scored_exchanges(
+    model: Path, csv_file: Path, *, rows: int, per_request: int, mrp_factor: float = 1.0
+) -> list[Exchange]:
+    """The first ``rows`` rows of a Big Mart CSV (``Item_MRP`` times ``mrp_factor``) as CSV
+    requests of ``per_request`` rows with a header, each with the model's CSV answer."""
+    import csv
+    import io
+
+    from bigmart.codecs import decode, encode_csv
+    from bigmart.model.predictor import Predictor
+
+    with open(csv_file, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        chosen = [row for _, row in zip(range(rows), reader, strict=False)]
+    price = header.index("Item_MRP")
+    for row in chosen:
+        row[price] = repr(float(row[price]) * mrp_factor)
+    predictor = Predictor.load(model)
+    exchanges = []
+    for start in range(0, len(chosen), per_request):
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(chosen[start : start + per_request])
+        body = text.getvalue().encode()
+        answer = encode_csv(predictor.predict(decode(body, "text/csv")))
+        exchanges.append((body, "text/csv", answer, "text/csv"))
+    return exchanges

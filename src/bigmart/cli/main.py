@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from bigmart.cli import (
     api,
+    drift,
     endpoint,
     image,
     jobs,
@@ -31,7 +32,20 @@ from bigmart.contract import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, ex
 from bigmart.errors import BigmartError
 from bigmart.local.lifecycle import Terminated
 
-COMMANDS = (quickstart, train, predict, serve, endpoint, transform, jobs, synth, image, api, report)
+COMMANDS = (
+    quickstart,
+    train,
+    predict,
+    serve,
+    endpoint,
+    transform,
+    jobs,
+    synth,
+    image,
+    api,
+    report,
+    drift,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

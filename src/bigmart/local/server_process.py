@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,9 +22,8 @@ from typing import IO, Any
 
 from bigmart.contract import Env
 from bigmart.errors import BigmartError
-from bigmart.local import storage
-from bigmart.model.archive import MAX_ARCHIVE_BYTES, opened_model
-from bigmart.model.artifact import ArtifactError, rewrite_model
+from bigmart.local.model_location import opened_model_at
+from bigmart.model.artifact import rewrite_model
 
 PING_TIMEOUT_SECONDS = 60.0
 #: Local servers answer this machine only unless told otherwise; the image binds 0.0.0.0.
@@ -39,23 +37,7 @@ class ServerError(BigmartError, RuntimeError):
 def materialize_model(location: str, model_dir: Path) -> None:
     """Read and verify the model at ``location`` (a folder or archive, local or S3) and
     write it into ``model_dir`` (``rewrite_model``: checked, never a byte copy)."""
-    if storage.is_s3(location):
-        with tempfile.TemporaryDirectory(prefix="bigmart-model-") as scratch:
-            archive = Path(scratch) / "model.tar.gz"
-            fetched = 0
-            with storage.open_read(location) as source, open(archive, "wb") as target:
-                for chunk in iter(lambda: source.read(1 << 20), b""):
-                    fetched += len(chunk)
-                    if fetched > MAX_ARCHIVE_BYTES:  # never fill the disk with a huge object
-                        raise ArtifactError(
-                            f"{location}: over {MAX_ARCHIVE_BYTES >> 20} MiB, larger than "
-                            "any model archive can be"
-                        )
-                    target.write(chunk)
-            with opened_model(archive, label=location) as folder:
-                rewrite_model(folder, model_dir)
-        return
-    with opened_model(location) as folder:
+    with opened_model_at(location) as folder:
         rewrite_model(folder, model_dir)
 
 

@@ -158,6 +158,42 @@ def importance_bars(columns: Sequence[dict[str, Any]], *, name: str) -> str:
         return to_svg(figure, name)
 
 
+def distributions(
+    labels: Sequence[str],
+    baseline: Sequence[float],
+    captured: Sequence[float],
+    *,
+    name: str,
+    baseline_label: str = "training",
+    captured_label: str = "captured",
+) -> str:
+    """Two distributions over the same bins, as shares of their rows: a pair of bars per
+    bin, the baseline's in the model's blue and the captured one's in the accent."""
+
+    def shares(counts: Sequence[float]) -> list[float]:
+        total = float(sum(counts))
+        return [100.0 * c / total if total else 0.0 for c in counts]
+
+    expected, actual = shares(baseline), shares(captured)
+    positions = list(range(len(labels)))[::-1]
+    with rc_context(_STYLE):
+        figure = Figure(figsize=(6.0, 0.9 + 0.34 * len(labels)))
+        axes = figure.add_subplot()
+        axes.barh(
+            [p + 0.2 for p in positions], expected, height=0.38, color=MODEL, label=baseline_label
+        )
+        axes.barh(
+            [p - 0.2 for p in positions], actual, height=0.38, color=ACCENT, label=captured_label
+        )
+        axes.set_yticks(positions, labels)
+        axes.set_xlabel("share of rows (%)")
+        axes.grid(axis="y", visible=False)
+        axes.set_xlim(0, max([*expected, *actual, 1.0]) * 1.08)
+        axes.legend(loc="best", frameon=False)
+        figure.tight_layout()
+        return to_svg(figure, name)
+
+
 def to_svg(figure: Figure, name: str) -> str:
     """The figure as an ``<svg>`` element for an HTML page: no XML prolog, metadata or
     namespace URLs (the HTML parser knows SVG), ids prefixed with ``name``, and sized by
