@@ -174,7 +174,9 @@ def test_an_update_whose_worker_is_killed_outright_is_rolled_back(
     gate = Gate(tmp_path / "gate")
     try:
         pending = _held_update(api_server, "upd-kill", trained, model_archive, gate)
-        os.kill(owner_pid(api_server.home, "upd-kill"), signal.SIGKILL)  # the update's worker
+        worker = owner_pid(api_server.home, "upd-kill")  # the update's worker
+        os.kill(worker, signal.SIGKILL)
+        until(lambda: ProcessIdentity.of(worker) is None, "the killed worker to be gone", 30)
         described = sagemaker.describe_endpoint(EndpointName="upd-kill")
         assert described["EndpointStatus"] == "InService"
         assert described["EndpointConfigName"] == "upd-kill-old"
