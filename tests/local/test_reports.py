@@ -87,9 +87,8 @@ def test_a_sagemaker_jobs_report_is_read_out_of_its_output_archive(tmp_path, s3)
     client.put_object(Bucket=bucket, Key="job-3/output/output.tar.gz", Body=_tar([(info, PAGE)]))
     store = JobStore(tmp_path / "home")
     store.create("job-3", "training", {"on": "sagemaker"}, "Completed")
-    store.update(
-        "job-3", artifacts={"output": f"s3://{bucket}/job-3/output/output.tar.gz"}, ended=True
-    )
+    output = f"s3://{bucket}/job-3/output/output.tar.gz"
+    store.update("job-3", kind="training", artifacts={"output": output}, ended=True)
     found = report_of_job(store.get("job-3"), store.home)
     assert found == store.home / "reports" / "job-3" / "report.html"
     assert found.read_bytes() == PAGE
