@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
 from bigmart.cli.common import store
@@ -21,6 +20,7 @@ from bigmart.local.processes import ProcessIdentity
 from support.aws_server import REGION
 from support.capture import body, folder_files, records_of, s3_files
 from support.cli import BIGMART
+from support.remote import moto_client
 
 ROW = (
     "FDW58,{weight},Low Fat,0.007564836,Snack Foods,107.8622,OUT049,1999,Medium,Tier 1,"
@@ -182,12 +182,7 @@ def test_sigterm_loses_nothing_that_was_answered(trained_model, tmp_path):
 
 
 def moto_s3(env: dict[str, str]):
-    return boto3.session.Session(region_name=REGION).client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return moto_client(env, "s3")
 
 
 @pytest.fixture

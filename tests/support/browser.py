@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -105,3 +106,18 @@ def ink(png: Path, box: tuple[int, int, int, int] | None = None) -> tuple[int, i
     not_white = pixels.min(axis=2) < 235
     coloured = (pixels.max(axis=2) - pixels.min(axis=2)) > 40
     return int(not_white.sum()), int(coloured.sum())
+
+
+#: What a page would fetch from elsewhere: a script, a stylesheet, an image, a frame, a font.
+FETCHING = ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "@font-face")
+
+
+def assert_self_contained(text: str) -> None:
+    """The page names nothing to fetch: no URL, no fetching tag or rule, and every
+    ``src``, ``href`` and ``url()`` is to an element of the page itself."""
+    assert "http://" not in text and "https://" not in text
+    lowered = text.lower()
+    for tag in FETCHING:
+        assert tag not in lowered, tag
+    assert set(re.findall(r'(?:src|href)="(.)', text)) <= {"#"}
+    assert all(target.startswith("#") for target in re.findall(r"url\(([^)]*)\)", text))

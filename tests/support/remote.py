@@ -18,8 +18,13 @@ def bigmart(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def sagemaker(env: dict[str, str]):
+    return moto_client(env, "sagemaker")
+
+
+def moto_client(env: dict[str, str], service: str):
+    """A boto3 client of ``service`` at the moto server ``env`` points at."""
     return boto3.session.Session(region_name=REGION).client(
-        "sagemaker",
+        service,
         endpoint_url=env["AWS_ENDPOINT_URL"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

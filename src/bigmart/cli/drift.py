@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from bigmart.cli import UsageError
+from bigmart.cli.common import positive_int
 
 DEFAULT_OUTPUT = "drift-report.html"
 #: Unreadable lines named on stderr (the report and --json list more).
@@ -48,7 +49,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     drift.add_argument(
         "--max-rows",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="stop after this many rows, the newest capture files first (memory does not "
         "grow with rows; this bounds the time)",
@@ -60,16 +61,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     drift.add_argument("--json", action="store_true", help="print the numbers as JSON on stdout")
     drift.set_defaults(handler=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected 1 or more")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
