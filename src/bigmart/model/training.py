@@ -105,7 +105,7 @@ def run_training(
         "versions": library_versions(),
         "training_seconds": round(fit_seconds, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        PROBE_KEY: probe(onnx_bytes, featurizer_state, data),
+        PROBE_KEY: probe(evidence.exported, data),
         ROW_ORDER_KEY: sort_keys(fitted.forest),
     }
     write_model(
@@ -129,11 +129,10 @@ def run_training(
     return TrainingResult(metrics=metrics, metadata=metadata)
 
 
-def probe(onnx_bytes: bytes, featurizer: dict[str, Any], data: LabelledData) -> dict[str, Any]:
-    """A few training rows and what the exported model predicts for them, so that every
-    later load can check the files still give the same answers (``Predictor``)."""
+def probe(predictor: Predictor, data: LabelledData) -> dict[str, Any]:
+    """A few training rows and what the exported model (``predictor``) predicts for them, so
+    that every later load can check the files still give the same answers (``Predictor``)."""
     rows = probe_rows(data.features)
-    predictor = Predictor(ModelArtifact(onnx=onnx_bytes, featurizer=featurizer, metadata={}))
     predictions = predictor.predict(columns_from_records(rows))
     return {"rows": rows, "predictions": [float(value) for value in predictions]}
 
