@@ -68,6 +68,8 @@ LINE = (
 
 def test_endpoint_lifecycle(trained_model, tmp_path):
     archive = pack(trained_model, tmp_path / "model.tar.gz")
+    # a training job of the same name (as the README's walk-through has) is not in the way
+    store().create("ep-1", "training", {}, "Completed")
     created = bigmart(
         "endpoint", "create", "--model", str(archive), "--name", "ep-1", "--workers", "1"
     )
@@ -95,7 +97,7 @@ def test_endpoint_lifecycle(trained_model, tmp_path):
 
         listed = bigmart("endpoint", "list")
         assert "ep-1" in listed.stdout and "InService" in listed.stdout
-        record = json.loads(bigmart("jobs", "show", "ep-1").stdout)
+        record = json.loads(bigmart("jobs", "show", "ep-1", "--kind", "endpoint").stdout)
         assert record["kind"] == "endpoint" and record["status"] == "InService"
         # A record written before start times were kept is matched by serve's environment.
         server = record["artifacts"]["pid"]
@@ -107,7 +109,8 @@ def test_endpoint_lifecycle(trained_model, tmp_path):
     assert deleted.stdout.strip() == "endpoint ep-1: Deleted" and _gone(server)
     gone = bigmart("endpoint", "invoke", "ep-1", "--body", str(body))
     assert gone.returncode == 2 and "Deleted" in gone.stderr
-    assert json.loads(bigmart("jobs", "show", "ep-1").stdout)["status"] == "Deleted"
+    shown = bigmart("jobs", "show", "ep-1", "--kind", "endpoint")
+    assert json.loads(shown.stdout)["status"] == "Deleted"
 
 
 def test_endpoint_with_a_corrupt_model_fails_to_create(trained_model, tmp_path):

@@ -25,6 +25,7 @@ from bigmart.cli.common import (
 )
 from bigmart.contract import EndpointStatus
 from bigmart.local.endpoints import LIVE, WORKERS_VARIABLE, ModelError
+from bigmart.local.jobs import ENDPOINT
 from bigmart.local.lifecycle import RequestRefused, Terminated
 from bigmart.local.requests import (
     data_capture,
@@ -167,7 +168,7 @@ def _forget_model_and_config(local: LocalSageMaker, name: str) -> None:
 def _on_sagemaker(args: argparse.Namespace) -> bool:
     if args.on_sagemaker:
         return True
-    record = store().get(args.name)
+    record = store().get(args.name, ENDPOINT)  # a training job may share the name
     return record is not None and record.parameters.get("on") == "sagemaker"
 
 
