@@ -4,7 +4,8 @@ Run from the repository root::
 
     .venv/bin/python -m benchmarks.predict_profile [--model-dir DIR] [--seconds S] [--operators]
 
-Without ``--model-dir`` it trains the default model (``bigmart train``, into a temp dir). On
+Without ``--model-dir`` it trains the default model (``bigmart train``, into a scratch
+folder it prints and removes when it ends). On
 one thread it times each stage of ``POST /invocations`` (text/csv in, text/csv out) on raw
 ``test.csv`` bodies of 1 and 1,000 rows, taking the stages in turn round after round so that
 noise from the shared machine hits them alike. It prints per-stage medians of this thread's
@@ -24,13 +25,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.scratch import scratch_folder
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data" / "bigmart"
@@ -260,8 +262,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bigmart-profile-") as workdir:
-        model_dir = args.model_dir or train_default(args.train, Path(workdir))
+    with scratch_folder("profile") as workdir:
+        model_dir = args.model_dir or train_default(args.train, workdir)
         print(f"model: {model_dir}")
         profile_stages(model_dir, args.test, args.seconds)
         if args.operators:

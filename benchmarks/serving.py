@@ -6,9 +6,12 @@ Run from the repository root (needs ``wrk`` on PATH and, for the baseline, ``fla
         [--baseline-duration S] [--seed-model-dir DIR] [--skip-baseline] [--capture]
         [--hp KEY=VALUE]
 
-In one run it trains the product model (``bigmart train``, into a temp dir) and, unless a
-valid one is already in ``--seed-model-dir``, the seed pickle; starts both servers with the
-same number of workers on free loopback ports; and compares them:
+In one run it trains the product model (``bigmart train``) and, unless a valid one is
+already in ``--seed-model-dir``, the seed pickle; starts both servers with the same number
+of workers on free loopback ports; and compares them. Everything it writes (both models, the
+seed's ~380 MB pickle, request bodies, server logs) goes to a scratch folder, printed at the
+start and removed when the script ends, however it ends; ``--seed-model-dir DIR`` keeps the
+seed's model in DIR instead, for the next run to reuse:
 
 - start-to-first-ping: from process start to the first ``GET /ping`` 200 (polled every
   10 ms; the seed loads its pickle lazily, so its first ping pays the load);
@@ -54,17 +57,17 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from benchmarks.scratch import scratch_folder
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data" / "bigmart"
 BIN = Path(sys.prefix) / "bin"  # the venv running this script
-DEFAULT_SEED_MODEL_DIR = Path("/tmp/seed_model")
 SEED_PICKLE = "seed-random-forest.pkl"  # benchmarks.baselines.seed_server.predictor.MODEL_FILE
 
 HOST = "127.0.0.1"
@@ -803,8 +806,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--seed-model-dir",
         type=Path,
-        default=DEFAULT_SEED_MODEL_DIR,
-        help="seed pickle and requests: reused if valid, else trained there",
+        help="keep the seed pickle (~380 MB) and requests here: reused if valid, else trained "
+        "there (default: trained in the scratch folder, removed at the end)",
     )
     parser.add_argument("--train", type=Path, default=DATA_DIR / "train.csv", help="training CSV")
     parser.add_argument(
@@ -848,9 +851,11 @@ def start_product(
     return server, result, loads, args.duration
 
 
-def start_baseline(stack: contextlib.ExitStack, args: argparse.Namespace, workdir: Path) -> Target:
-    """Start and warm the seed server; warm means every worker has unpickled the model."""
-    model_dir: Path = args.seed_model_dir
+def start_baseline(
+    stack: contextlib.ExitStack, args: argparse.Namespace, workdir: Path, model_dir: Path
+) -> Target:
+    """Start and warm the seed server on the pickle in ``model_dir``; warm means every
+    worker has unpickled the model."""
     result = ServerRun("baseline")
     loads = {
         n: make_load((model_dir / f"request-{n}.csv").read_bytes(), n, workdir, "seed")
@@ -872,15 +877,16 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> int:
     """Prepare, start, load, measure and report; return the exit status."""
     root = train_product(args.train, workdir, args.hp)
     seed = not (args.skip_baseline or args.capture)
+    seed_dir: Path = args.seed_model_dir or workdir / "seed-model"
     if seed:
-        prepare_seed(args.train, args.seed_model_dir)
+        prepare_seed(args.train, seed_dir)
     capture_dir = workdir / "capture"
     with contextlib.ExitStack() as stack:  # stops every started server, whatever happens
         targets = [start_product(stack, args, workdir, root)]
         if args.capture:
             targets.append(start_product(stack, args, workdir, root, "capture", capture_dir))
         elif seed:
-            targets.append(start_baseline(stack, args, workdir))
+            targets.append(start_baseline(stack, args, workdir, seed_dir))
         print(f"load: wrk -t{WRK_THREADS} -c{CONNECTIONS} on {HOST}, {args.workers} workers each")
         problems = drive(targets, args.repeats)
         for server, result, _, _ in targets:
@@ -906,13 +912,12 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command-line entry point: always stops the servers and removes the temp dir."""
+    """Command-line entry point: always stops the servers and removes the scratch folder
+    (SIGTERM unwinds like Ctrl-C)."""
     args = parse_args(argv)
-    # SIGTERM to this script unwinds like Ctrl-C, so the servers are stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        with tempfile.TemporaryDirectory(prefix="bigmart-serving-") as workdir:
-            code = benchmark(args, Path(workdir))
+        with scratch_folder("serving") as workdir:
+            code = benchmark(args, workdir)
     except BenchmarkError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         code = 1

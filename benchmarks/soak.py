@@ -5,9 +5,9 @@ Run from the repository root::
     .venv/bin/python -m benchmarks.soak [--minutes M] [--warmup S] [--workers N] [--rate R]
         [--clients C] [--idle N] [--stalled N] [--slowloris N] [--hold S] [--opt-ml DIR]
 
-It trains the product model (``bigmart train``, into a temp dir; ``--opt-ml`` reuses a
-trained one), starts the real ``serve`` on a free loopback port, and runs, from one
-asyncio process:
+It trains the product model (``bigmart train``, into a scratch folder it prints and removes
+when it ends; ``--opt-ml`` reuses a trained one), starts the real ``serve`` on a free
+loopback port, and runs, from one asyncio process:
 
 - good traffic: ``--clients`` keep-alive clients sending, in turn, 1-row and 100-row CSV and
   JSON invocations at ``--rate`` requests/s in all (steady, not flat-out); each answer must
@@ -50,16 +50,15 @@ import io
 import json
 import math
 import resource
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.scratch import scratch_folder
 from benchmarks.serving import (
     DATA_DIR,
     HOST,
@@ -828,12 +827,12 @@ def soak(args: argparse.Namespace, workdir: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command-line entry point: always stops the server and removes the temp dir."""
+    """Command-line entry point: always stops the server and removes the scratch folder
+    (SIGTERM unwinds like Ctrl-C)."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        with tempfile.TemporaryDirectory(prefix="bigmart-soak-") as workdir:
-            code = soak(args, Path(workdir))
+        with scratch_folder("soak") as workdir:
+            code = soak(args, workdir)
     except BenchmarkError as error:
         print(f"soak failed: {error}", file=sys.stderr)
         code = 2

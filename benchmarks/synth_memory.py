@@ -12,13 +12,14 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.scratch import scratch_folder
+
 CHILD = (
     "import resource, sys\n"
-    "from bigmart import synth\n"
+    "from bigmart.data import synthetic as synth\n"
     "synth.write_csv(sys.argv[1], int(sys.argv[2]), seed=1)\n"
     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
 )
@@ -43,8 +44,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
+    with scratch_folder("synth") as folder:
         small = [measure(args.small, folder) for _ in range(args.repeats)]
         large = [measure(args.large, folder) for _ in range(max(1, args.repeats // 3))]
     small_peak = statistics.median(p for p, _ in small)

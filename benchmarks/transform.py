@@ -21,10 +21,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
+
+from benchmarks.scratch import scratch_folder
 
 BIN = Path(sys.executable).parent
 
@@ -54,8 +55,14 @@ def bigmart(*args: str, env: dict[str, str], fails: bool = False) -> tuple[float
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, errors = process.communicate()
-    done.set()
+    try:
+        _, errors = process.communicate()
+    finally:  # Ctrl-C or SIGTERM here: stop the job (it stops its server) before the
+        # scratch folder it writes into is removed
+        done.set()
+        if process.poll() is None:
+            process.terminate()
+            process.wait()
     sampler.join()
     if process.returncode != (1 if fails else 0):
         raise SystemExit(
@@ -72,8 +79,7 @@ def main() -> None:
     parser.add_argument("--long-line-mb", type=int, default=400)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="bigmart-bench-") as scratch:
-        work = Path(scratch)
+    with scratch_folder("transform") as work:
         env = {**os.environ, "BIGMART_HOME": str(work / "home")}
         print("training a model (defaults) on synthetic rows ...", flush=True)
         subprocess.run(

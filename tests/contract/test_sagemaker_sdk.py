@@ -4,16 +4,20 @@ requests the image expects."""
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import re
+import subprocess
+import sys
 import time
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bigmart import aws
-from bigmart.local.transform.options import TransformOptions
 from bigmart.model.metrics import METRIC_DEFINITIONS
 from support.aws_server import (
     ROLE_ARN,
@@ -24,21 +28,49 @@ from support.sagemaker import BUCKET, Requests
 
 # --- the SageMaker Python SDK example in docs/sagemaker-sdk.md -----------------------------
 
+GUIDE = REPO / "docs" / "sagemaker-sdk.md"
+#: The setting the guide gives to silence the SDK's v2 deprecation notices.
+QUIET = ("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+
 
 def python_blocks(markdown: Path) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", markdown.read_text(), flags=re.M | re.S)
 
 
+def test_the_guide_says_how_to_silence_the_sdk_deprecation_notices() -> None:
+    assert f"export {QUIET[0]}={QUIET[1]}" in GUIDE.read_text()
+
+
+def test_with_the_documented_setting_import_sagemaker_prints_no_deprecation_notice() -> None:
+    # The notice on import fires once per process, so it is seen in a fresh one only.
+    pytest.importorskip("sagemaker", minversion="2.200")
+    result = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import sagemaker"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, QUIET[0]: QUIET[1]},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deprecation" not in result.stderr.lower(), result.stderr
+
+
 def test_the_sdk_example_in_the_docs_sends_the_requests_we_expect(
-    local_aws: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    local_aws: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # No SDK defaults from this machine's config files: an empty one stands in for both.
     # (A non-empty config is re-validated on every lookup, which costs seconds.)
     (tmp_path / "config.yaml").write_text("{}\n")
     monkeypatch.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(tmp_path / "config.yaml"))
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    monkeypatch.setenv(*QUIET)  # as the guide says
     sagemaker = pytest.importorskip("sagemaker", minversion="2.200")
+    # Each notice fires once per process: forget the ones earlier tests may have seen.
+    deprecations = importlib.import_module("sagemaker.deprecations")
+    monkeypatch.setattr(deprecations, "_v2_deprecation_warned", set())
     sdk_session_module = importlib.import_module("sagemaker.session")
     telemetry = importlib.import_module("sagemaker.telemetry.telemetry_logging")
 
@@ -67,8 +99,16 @@ def test_the_sdk_example_in_the_docs_sends_the_requests_we_expect(
     local_aws.set_endpoint_results([{"Body": "1802.1174\n1419.3326\n", "ContentType": "text/csv"}])
 
     namespace: dict[str, Any] = {}
-    for block in python_blocks(REPO / "docs" / "sagemaker-sdk.md"):
-        exec(compile(block, "docs/sagemaker-sdk.md", "exec"), namespace)
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        for block in python_blocks(GUIDE):
+            exec(compile(block, "docs/sagemaker-sdk.md", "exec"), namespace)
+    # With the guide's setting, nothing is printed about deprecation: no warning (the SDK's
+    # are FutureWarnings) and no logged copy.
+    noisy = [w for w in caught if issubclass(w.category, DeprecationWarning | FutureWarning)]
+    assert noisy == [], [f"{w.filename}:{w.lineno}: {w.message}" for w in noisy]
+    logged = [r.getMessage() for r in caplog.records if "deprecation" in r.getMessage().lower()]
+    assert logged == []
 
     (training,) = sent.of("CreateTrainingJob")
     assert training["AlgorithmSpecification"]["TrainingImage"] == namespace["image_uri"]
@@ -111,7 +151,7 @@ def test_the_sdk_example_in_the_docs_sends_the_requests_we_expect(
         "bigmart-demo",
         f"{BUCKET}/data/score/",
         f"{BUCKET}/predictions/",
-        TransformOptions(
+        aws.TransformOptions(
             accept="text/csv", batch_strategy="MultiRecord", max_payload_mb=6, join_source="Input"
         ),
         "ml.m5.large",

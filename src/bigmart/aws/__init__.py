@@ -5,7 +5,8 @@ One import for the CLI; each room lives in its own module:
 - ``aws_images``: the ECR repository, a registry login, build and push;
 - ``aws_training``: the CreateTrainingJob request, start, follow status and log;
 - ``aws_endpoints``: model, endpoint config, endpoint, invoke, delete;
-- ``aws_transform``: TransformOptions as CreateTransformJob, start, follow;
+- ``aws_transform``: TransformOptions (exported here too: ``transform_job_request`` takes
+  one) as CreateTransformJob, start, follow;
 - ``aws_errors``: ``JobFailed`` and ``explain`` (an AWS error as one line with the fix);
 - ``aws_names``: the argument checks done before any request leaves.
 
@@ -42,6 +43,7 @@ from bigmart.aws.transform import (
     wait_for_transform_job,
 )
 from bigmart.errors import RequestError
+from bigmart.local.transform.options import TransformOptions
 
 __all__ = [
     "MAX_INVOKE_BYTES",
@@ -50,6 +52,7 @@ __all__ = [
     "JobFailed",
     "LogTail",
     "RequestError",
+    "TransformOptions",
     "WaitTimeout",
     "create_endpoint",
     "create_endpoint_config",

@@ -18,6 +18,9 @@ from bigmart.cli.common import store
 from bigmart.data import synthetic as synth
 from bigmart.local.lifecycle import termination_raises
 
+# All demo output lives under ./demo/ (ignored by git), so a demo never litters the checkout.
+DEFAULT_WORKDIR = Path("demo") / "quickstart"
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     quickstart = commands.add_parser(
@@ -26,8 +29,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     quickstart.add_argument(
         "--workdir",
         type=Path,
-        default=Path("bigmart-quickstart"),
-        help="where data, jobs and predictions go",
+        default=DEFAULT_WORKDIR,
+        help=f"where data, jobs and predictions go (default {DEFAULT_WORKDIR}/)",
     )
     quickstart.add_argument(
         "--rows", type=int, default=20_000, help="rows to batch-score (default 20,000)"
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             request = work / "request.csv"
             request.write_text("\n".join(sample) + "\n")
             print(f"\n-- three rows as CSV ({request}):")
+            print("\n".join(sample))
             step("invoke (CSV)", ["endpoint", "invoke", endpoint, "--body", str(request)])
             record = dict(zip(synth.TRAINING_COLUMNS, sample[0].split(","), strict=False))
             json_request = work / "request.json"
