@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
     print("all jobs:     bigmart jobs")
     print(
         "\nNext, with your data (a CSV with the Big Mart columns and Item_Outlet_Sales):\n"
-        "  bigmart train --data path/to/train.csv --output runs/\n"
-        "  bigmart transform --model runs/<job>/output/model.tar.gz "
-        "--input path/to/test.csv --output predictions/\n"
+        "  bigmart train --data path/to/train.csv --output demo/runs/ --name <job>\n"
+        "  bigmart transform --model demo/runs/<job>/output/model.tar.gz "
+        "--input path/to/test.csv --output demo/predictions/\n"
         "Or with your own boto3 / SageMaker SDK code, unchanged: run `bigmart api` and point "
         "AWS_ENDPOINT_URL_SAGEMAKER at it (README: A local SageMaker API)."
     )
