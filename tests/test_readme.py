@@ -26,6 +26,7 @@ import pytest
 from bigmart.cli.main import build_parser
 from support.aws_server import OTHER_CREDENTIAL_SOURCES, REGION, MotoServer
 from support.remote import moto_client
+from test_layers import LAYERS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 EXIT_LINE = re.compile(r"^\[exit (\d+)\]$")
@@ -190,3 +191,25 @@ def test_every_bigmart_command_the_readme_writes_exists_with_those_options() -> 
                 assert option in _options(parser), (
                     f"README.md:{line}: {shlex.join(path)} has no option {option}"
                 )
+
+
+def _layout() -> str:
+    text = README.read_text()
+    start = text.index("## Layout")
+    return text[start : text.index("\n## ", start + 1) if "\n## " in text[start + 1 :] else None]
+
+
+def test_the_layout_names_every_module_and_the_layers_in_their_order() -> None:
+    layout = _layout()
+    source = Path(__file__).resolve().parents[1] / "src" / "bigmart"
+    missing = [
+        str(path.relative_to(source))
+        for path in source.rglob("*.py")
+        if path.stem != "__init__" and not re.search(rf"\b{path.stem}\b", layout)
+    ]
+    packages = [p.name for p in source.iterdir() if (p / "__init__.py").exists()]
+    missing += [f"{name}/" for name in packages if f"{name}/" not in layout]
+    assert not missing, f"README's Layout does not name: {missing}"
+    written = re.search(r"only go down: (.*?)\)", layout, flags=re.S)
+    assert written, "the Layout says the layers' order"
+    assert " ".join(written.group(1).split()).split(" < ") == [name for name, _ in LAYERS]
