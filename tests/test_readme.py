@@ -213,3 +213,12 @@ def test_the_layout_names_every_module_and_the_layers_in_their_order() -> None:
     written = re.search(r"only go down: (.*?)\)", layout, flags=re.S)
     assert written, "the Layout says the layers' order"
     assert " ".join(written.group(1).split()).split(" < ") == [name for name, _ in LAYERS]
+
+
+def test_the_readme_metric_definitions_are_the_ones_train_jobs_are_sent_with() -> None:
+    from bigmart.model.metrics import METRIC_DEFINITIONS
+
+    (code,) = [body for _, body in _blocks("python") if "metric_definitions" in body]
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # the README's own block, as a user copies it
+    assert namespace["metric_definitions"] == list(METRIC_DEFINITIONS)
