@@ -237,7 +237,9 @@ def _read_json_lines(body: bytes, loads: Loads) -> RawBatch:
         try:
             instances.append(loads(line))
         except orjson.JSONDecodeError as error:
-            raise _malformed(body, error, line=number, start=start, row=number) from None
+            raise _malformed(
+                body, error, line=number, start=start, row=len(instances) + 1
+            ) from None
     return _instances(instances, "lines")
 
 
@@ -268,7 +270,7 @@ class MalformedJSON(SchemaError):
     hold (``NaN``, ``Infinity``, ``1e999``), which a second reading can place at its row
     and column (``_naming_non_finite``)."""
 
-    def __init__(self, message: str, *, non_finite: bool, **where: Any) -> None:
+    def __init__(self, message: str, *, non_finite: bool = False, **where: Any) -> None:
         super().__init__(message, **where)
         self.non_finite = non_finite
 
