@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -25,7 +26,13 @@ from bigmart.codecs import (
     media_type,
 )
 from bigmart.data.reading import read_labelled
-from bigmart.schema import FEATURES, MISSING_TEXT, TRAINING_COLUMNS, SchemaError
+from bigmart.schema import (
+    FEATURES,
+    MISSING_TEXT,
+    MISSING_WORDS,
+    TRAINING_COLUMNS,
+    SchemaError,
+)
 
 
 @pytest.mark.parametrize(
@@ -442,6 +449,13 @@ def test_training_and_serving_read_the_same_spellings_as_missing(tmp_path):
         read_labelled(tmp_path / "bad.csv")
     with pytest.raises(SchemaError, match="expected a number, got 'N/a'"):
         decode("\n".join(bad).encode(), CSV)
+
+
+def test_the_readme_lists_exactly_the_missing_spellings():
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    sentence = readme[readme.index("A missing value, in every format") :].split("(spaces")[0]
+    assert sentence.endswith(f"one of the words {', '.join(f'`{w}`' for w in MISSING_WORDS)} ")
+    assert "bigmart.schema.MISSING_TEXT" in readme
 
 
 # -- malformed bodies name the row or the byte offset (issue 15, item 3) --------------------

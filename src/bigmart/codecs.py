@@ -80,7 +80,8 @@ def decode(body: bytes, content_type: str | None) -> RawBatch:
     decoder = DECODERS.get(kind)
     if decoder is None:
         raise UnsupportedMediaType(
-            f"Content-Type {kind!r} is not supported; use one of {', '.join(DECODERS)}"
+            f"Content-Type {kind!r} is not supported; send one of {', '.join(DECODERS)} "
+            "in the Content-Type header (curl: -H 'Content-Type: text/csv')"
         )
     if not body.strip():
         raise _empty()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bigmart.cli import UsageError
-from bigmart.cli.common import positive_int, store
+from bigmart.cli.common import positive_int, store, write_answer
 from bigmart.local import storage
 from bigmart.local.jobs import JobRecord
 from bigmart.local.transform.options import TransformOptions
@@ -158,8 +158,7 @@ def invoke_endpoint(args: argparse.Namespace, body: bytes) -> int:
     with aws_errors():
         (runtime,) = _clients(args, "sagemaker-runtime")
         payload, _ = aws.invoke_endpoint(runtime, args.name, body, args.content_type, args.accept)
-    sys.stdout.buffer.write(payload)
-    sys.stdout.flush()
+    write_answer(payload)
     return 0
 
 
