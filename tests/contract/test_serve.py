@@ -301,7 +301,7 @@ def test_a_client_still_sending_its_over_limit_body_reads_the_413(server):
         answer = read_until_closed(raw)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"x-amzn-sagemaker-custom-attributes: trace=7" in answer.lower()
-    assert b"6 MB payload limit" in answer
+    assert b"6 MiB payload limit" in answer
     assert server.invoke(FEATURE_LINE.encode()).status == 200
 
 
@@ -385,6 +385,7 @@ def test_batch_mode_payload_limit_and_execution_parameters(opt_ml, tmp_path):
         assert server.invoke(line * (1024 * 1024 // len(line) + 1)).status == 413
     finally:
         assert server.stop() == 0
+    assert "payload limit 1 MiB (batch)" in server.log()
 
 
 def test_sigterm_drains_requests_in_flight_and_exits_0(opt_ml, tmp_path):
