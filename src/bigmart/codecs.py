@@ -207,7 +207,7 @@ def decode_json(body: bytes) -> RawBatch:
 def _read_json(body: bytes, loads: Loads) -> RawBatch:
     try:
         document = loads(body)
-    except orjson.JSONDecodeError as error:
+    except json.JSONDecodeError as error:
         if _one_document_per_line(body, loads):
             return _instances(_documents(body, loads), "body")
         raise _malformed(body, error) from None
@@ -237,7 +237,7 @@ def _read_json_lines(body: bytes, loads: Loads) -> RawBatch:
             continue
         try:
             instances.append(loads(line))
-        except orjson.JSONDecodeError as error:
+        except json.JSONDecodeError as error:
             raise _malformed(
                 body, error, line=number, start=start, row=len(instances) + 1
             ) from None
@@ -278,7 +278,7 @@ class MalformedJSON(SchemaError):
 
 def _malformed(
     body: bytes,
-    error: orjson.JSONDecodeError,
+    error: json.JSONDecodeError,
     *,
     line: int | None = None,
     start: int = 0,
@@ -357,7 +357,12 @@ def _loads_non_finite(data: bytes) -> Any:
         value = float(text)
         return value if math.isfinite(value) else _Literal(text)
 
-    return json.loads(data.decode("utf-8"), parse_float=number, parse_constant=_Literal)
+    def integer(text: str) -> int | float:
+        return int(text) if math.isfinite(float(text)) else _Literal(text)
+
+    return json.loads(
+        data.decode("utf-8"), parse_float=number, parse_int=integer, parse_constant=_Literal
+    )
 
 
 def _naming_non_finite(read: Callable[[bytes, Loads], RawBatch], body: bytes) -> RawBatch:
@@ -407,7 +412,7 @@ def _documents(body: bytes, loads: Loads) -> list[Any]:
             continue
         try:
             instances.extend(_document_instances(loads(line), len(instances) + 1))
-        except orjson.JSONDecodeError as error:
+        except json.JSONDecodeError as error:
             raise _malformed(
                 body, error, line=number, start=start, row=len(instances) + 1
             ) from None

@@ -121,7 +121,10 @@ def parse_number(value: Any, column: str, row: int, numbering: RowNumbering) -> 
             column=column,
         )
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past float's range
+            number = math.inf
     elif isinstance(value, str):
         text = value.strip()
         if text in MISSING_TEXT:
@@ -143,9 +146,13 @@ def parse_number(value: Any, column: str, row: int, numbering: RowNumbering) -> 
             column=column,
         )
     if not math.isfinite(number):
+        missing = (  # a number (JSON's) or text (CSV's, or a JSON string)
+            "null"
+            if isinstance(value, (int, float))
+            else f"empty or one of {', '.join(MISSING_WORDS)}"
+        )
         raise SchemaError(
-            f"expected a finite number, got {clip(str(value))!r} (a missing value is "
-            f"empty or one of {', '.join(MISSING_WORDS)})",
+            f"expected a finite number, got {clip(str(value))!r} (a missing value is {missing})",
             source=numbering.source,
             row=row,
             column=column,
