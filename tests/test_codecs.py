@@ -425,6 +425,14 @@ def test_a_non_finite_json_number_is_refused_naming_its_row_and_column(
     assert (caught.value.row, caught.value.column) == (2, column)
 
 
+@pytest.mark.parametrize("depth", [1000, 1023])
+def test_a_non_finite_json_number_nested_too_deep_to_reread_is_malformed(depth):
+    body = b"[" * depth + b"NaN" + b"]" * depth
+    with pytest.raises(SchemaError, match="malformed JSON") as caught:
+        decode(body, JSON)
+    assert caught.value.offset == depth
+
+
 def test_a_non_finite_json_number_in_a_later_document_is_named_too():
     """Batch transform joins JSON documents with newlines: rows count across them."""
     last = orjson.dumps(ROW).replace(b'"249.8092"', b"NaN")

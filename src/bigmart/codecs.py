@@ -378,8 +378,8 @@ def _naming_non_finite(read: Callable[[bytes, Loads], RawBatch], body: bytes) ->
             read(body, _loads_non_finite)
         except SchemaError as named:
             raise named from None
-        except ValueError:  # broken elsewhere too: orjson's error stands
-            pass
+        except (ValueError, RecursionError):  # broken elsewhere too, or nested past the
+            pass  # standard library's depth (orjson's is deeper): orjson's error stands
         raise error from None
 
 
