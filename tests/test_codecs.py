@@ -535,3 +535,28 @@ def test_a_malformed_json_line_names_its_row_and_byte_offset(content_type):
     with pytest.raises(SchemaError, match=r"^row 3: malformed JSON on line 4: .*column 14") as e:
         decode(body, content_type)
     assert e.value.offset == body.index(b"oops")
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(FEATURES), st.text(alphabet='ab,[]{}"\\é :'), max_size=3),
+        min_size=1,
+        max_size=6,
+    ),
+    st.data(),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_row_of_a_json_error_is_the_record_it_falls_in(records, data):
+    """Whatever the strings hold (commas, brackets, quotes, escapes), the row named is the
+    record in which orjson stopped."""
+    texts = [orjson.dumps(record).decode() for record in records]
+    starts = [
+        len('{"instances": [') + sum(len(t) + 1 for t in texts[:i]) for i in range(len(texts))
+    ]
+    document = '{"instances": [' + ",".join(texts) + "]}"
+    row = data.draw(st.integers(0, len(texts) - 1))
+    cut = data.draw(st.integers(starts[row] + 1, starts[row] + len(texts[row]) - 1))
+    body = (document[:cut] + "\x01").encode()
+    with pytest.raises(SchemaError, match="malformed JSON") as caught:
+        decode(body, JSON)
+    assert caught.value.row == row + 1, (body, caught.value)

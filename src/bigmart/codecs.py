@@ -303,33 +303,51 @@ def _malformed(
 
 #: A JSON string, or one of the characters that give a document its shape.
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: fast on long bodies
+#: Every byte but brackets, braces and commas.
+_NOT_SHAPE = bytes(sorted(set(range(256)) - set(b"[]{},")))
 #: The keys whose list holds the records (``{"instances": [...]}``, the split form's data).
 _RECORD_KEYS = ('"instances"', '"data"')
+#: How far into a document its records' list is looked for (a split form's column list
+#: or a few other keys come first).
+_RECORDS_WITHIN = 64 * 1024
 
 
 def _row_at(text: str, position: int) -> int | None:
     """The row a position in a JSON document falls in, when it is inside the list of
     records (a bare list, or the list under ``instances`` or ``data``): one more than the
     commas between records before it. None anywhere else."""
+    records = _records_start(text, position)
+    if records is None:
+        return None
+    # The records' commas, counted without a Python loop over a body of many megabytes:
+    # strings dropped (and one left open at the position), then all but brackets and commas.
+    span = _JSON_STRING.sub("", text[records:position]).split('"', 1)[0]
+    shape = np.frombuffer(span.encode().translate(None, _NOT_SHAPE), dtype=np.uint8)
+    opens = (shape == ord("[")) | (shape == ord("{"))
+    closes = (shape == ord("]")) | (shape == ord("}"))
+    depth = np.cumsum(opens.astype(np.int64) - closes)  # 0: directly in the records' list
+    if (depth < 0).any():
+        return None  # past the records
+    return 1 + int(np.count_nonzero((shape == ord(",")) & (depth == 0)))
+
+
+def _records_start(text: str, position: int) -> int | None:
+    """Where the records' list opens (just after its ``[``), if before ``position`` and
+    within the first ``_RECORDS_WITHIN`` characters (a bound on this loop)."""
     depth = 0
-    records: int | None = None  # the depth of the records' list, once entered
-    row = 0
     key = ""
-    for match in _JSON_TOKEN.finditer(text, 0, position):
+    for match in _JSON_TOKEN.finditer(text, 0, min(position, _RECORDS_WITHIN)):
         token = match.group()
         if token in "[{":
             depth += 1
-            if records is None and token == "[" and (depth == 1 or key in _RECORD_KEYS):
-                records, row = depth, 1
+            if token == "[" and (depth == 1 or key in _RECORD_KEYS):
+                return match.end()
         elif token in "]}":
-            if depth == records:
-                return None  # past the records
             depth -= 1
-        elif token == "," and depth == records:
-            row += 1
-        elif token != ":":
+        elif token != ":" and token != ",":
             key = token if depth == 1 else ""
-    return row if records is not None else None
+    return None
 
 
 #: The non-standard constants Python's ``json.dumps`` writes for float NaN and infinities.
