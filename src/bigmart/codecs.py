@@ -13,7 +13,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -232,15 +232,13 @@ def decode_json_lines(body: bytes) -> RawBatch:
 
 def _read_json_lines(body: bytes, loads: Loads) -> RawBatch:
     instances = []
-    for number, start, line in _lines(body):
+    for number, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             instances.append(loads(line))
         except json.JSONDecodeError as error:
-            raise _malformed(
-                body, error, line=number, start=start, row=len(instances) + 1
-            ) from None
+            raise _malformed(body, error, line=number, row=len(instances) + 1) from None
     return _instances(instances, "lines")
 
 
@@ -281,15 +279,15 @@ def _malformed(
     error: json.JSONDecodeError,
     *,
     line: int | None = None,
-    start: int = 0,
     row: int | None = None,
 ) -> SchemaError:
     """orjson's error as a ``MalformedJSON`` naming the byte offset in ``body`` (and the
-    row, if known), or invalid UTF-8 up to there as such. ``line`` and ``start``: the
-    line of ``body`` that was parsed alone, and where it starts."""
+    row, if known), or invalid UTF-8 up to there as such. ``line``: the line of ``body``
+    (as ``bytes.splitlines`` cuts) that was parsed alone."""
     if "utf-8" in error.msg.lower():
         _utf8(body)  # orjson does not say where: the first bad byte, with its offset
     text = error.doc if isinstance(error.doc, str) else ""
+    start = 0 if line is None else sum(map(len, body.splitlines(keepends=True)[: line - 1]))
     offset = start + len(text[: error.pos].encode("utf-8", "surrogatepass"))
     if line is None:
         where = f"line {error.lineno}, column {error.colno}"
@@ -401,14 +399,6 @@ def _naming_non_finite(read: Callable[[bytes, Loads], RawBatch], body: bytes) ->
         raise error from None
 
 
-def _lines(body: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """Each line of ``body`` (as ``bytes.splitlines`` cuts) with its number and offset."""
-    start = 0
-    for number, line in enumerate(body.splitlines(keepends=True), start=1):
-        yield number, start, line.rstrip(b"\r\n")
-        start += len(line)
-
-
 def _one_document_per_line(body: bytes, loads: Loads) -> bool:
     """Whether a body that is not one JSON document is several, one per line: its first
     line parses alone (a malformed pretty-printed document does not)."""
@@ -425,15 +415,13 @@ def _one_document_per_line(body: bytes, loads: Loads) -> bool:
 def _documents(body: bytes, loads: Loads) -> list[Any]:
     """Newline-separated JSON documents as one list of instances, rows numbered across."""
     instances: list[Any] = []
-    for number, start, line in _lines(body):
+    for number, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             instances.extend(_document_instances(loads(line), len(instances) + 1))
         except json.JSONDecodeError as error:
-            raise _malformed(
-                body, error, line=number, start=start, row=len(instances) + 1
-            ) from None
+            raise _malformed(body, error, line=number, row=len(instances) + 1) from None
         except SchemaError as error:
             raise SchemaError(
                 f"line {number}: {error.reason}",
