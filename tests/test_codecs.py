@@ -505,9 +505,11 @@ def test_malformed_csv_names_the_row_it_starts_in(body, row):
     assert caught.value.row == row
 
 
+@pytest.mark.parametrize("bom", [b"", codecs.BOM], ids=["", "after-a-bom"])
 @pytest.mark.parametrize("content_type", [CSV, JSON, JSON_LINES])
-def test_invalid_utf8_names_the_byte_offset_in_every_format(content_type):
+def test_invalid_utf8_names_the_byte_offset_in_every_format(content_type, bom):
     body = BODIES[content_type]({**ROW, "Item_Type": "Snack"}).replace(b"Snack", b"Sn\xffck")
+    body = bom + body
     with pytest.raises(SchemaError, match="not valid UTF-8") as caught:
         decode(body, content_type)
     assert caught.value.offset == body.index(b"\xff")
@@ -527,6 +529,9 @@ def test_malformed_json_names_the_byte_offset_and_the_row_where_the_records_show
     with pytest.raises(SchemaError, match=r"malformed JSON: .* \(line \d+, column \d+\)$") as e:
         decode(body, JSON)
     assert (e.value.row, e.value.offset) == (row, body.index(at))
+    with pytest.raises(SchemaError) as after_a_bom:
+        decode(codecs.BOM + body, JSON)
+    assert after_a_bom.value.offset == 3 + body.index(at)
 
 
 @pytest.mark.parametrize("content_type", [JSON, JSON_LINES])

@@ -95,7 +95,7 @@ def decode_csv(body: bytes) -> RawBatch:
     one, 11 columns are the features and 12 the training layout with the target last.
     Blank lines are skipped; quoting follows RFC 4180.
     """
-    text = _utf8(strip_bom(body))
+    text = _utf8(body)
     plain = _plain_csv(text)
     if plain is not None:
         return plain[0]
@@ -114,7 +114,7 @@ def decode_batch_records(body: bytes, content_type: str | None) -> tuple[RawBatc
         return decode(body, content_type), False
     if not body.strip():
         raise _empty()
-    text = _utf8(strip_bom(body))
+    text = _utf8(body)
     plain = _plain_csv(text)
     if plain is not None:
         return plain
@@ -201,7 +201,7 @@ def decode_json(body: bytes) -> RawBatch:
     Several such documents, one per line, are read in turn: batch transform joins records
     with newlines (SplitType Line, MultiRecord) whatever the content type.
     """
-    return _naming_non_finite(_read_json, strip_bom(body))
+    return _naming_non_finite(_read_json, _blank_bom(body))
 
 
 def _read_json(body: bytes, loads: Loads) -> RawBatch:
@@ -227,7 +227,7 @@ def _read_json(body: bytes, loads: Loads) -> RawBatch:
 
 def decode_json_lines(body: bytes) -> RawBatch:
     """One record (object or list) per line, as batch transform sends MultiRecord batches."""
-    return _naming_non_finite(_read_json_lines, strip_bom(body))
+    return _naming_non_finite(_read_json_lines, _blank_bom(body))
 
 
 def _read_json_lines(body: bytes, loads: Loads) -> RawBatch:
@@ -250,18 +250,27 @@ DECODERS: dict[str, Callable[[bytes], RawBatch]] = {
 
 
 def _utf8(body: bytes) -> str:
+    """The body as text, without a leading byte order mark; the error names the offset of
+    the first byte that is not UTF-8, counted from the body's first byte (the mark's)."""
     try:
-        return body.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         line = body.count(b"\n", 0, error.start) + 1
         raise SchemaError(
             f"the body is not valid UTF-8 (byte {error.start}, line {line})", offset=error.start
         ) from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def strip_bom(data: bytes) -> bytes:
     """``data`` without a leading UTF-8 byte order mark, so that a header is recognised."""
     return data[3:] if data.startswith(BOM) else data
+
+
+def _blank_bom(data: bytes) -> bytes:
+    """JSON without a leading byte order mark: blanks in its place, so that the offsets
+    an error names still count from the body's first byte."""
+    return b"   " + data[3:] if data.startswith(BOM) else data
 
 
 class MalformedJSON(SchemaError):
@@ -601,7 +610,7 @@ def decode_predictions(body: bytes, content_type: str | None) -> np.ndarray:
     reading captured responses: the inverse of ``ENCODERS`` and ``encode_after_header``,
     whose header line (``Item_Outlet_Sales`` or ``null``) is left out."""
     kind = media_type(content_type)
-    text = _utf8(strip_bom(body))
+    text = _utf8(body)
     try:
         if kind == CSV:
             values: list[Any] = [
