@@ -1,5 +1,5 @@
 """Small pieces the subcommands share: the job store, job names, the bind address, the
-engine option, OS errors as one line, and an endpoint's answer on stdout."""
+engine option, and OS errors as one line."""
 
 from __future__ import annotations
 
