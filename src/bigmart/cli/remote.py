@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bigmart.cli import UsageError
-from bigmart.cli.common import positive_int, store, write_answer
+from bigmart.cli.common import positive_int, store
 from bigmart.local import storage
 from bigmart.local.jobs import JobRecord
 from bigmart.local.transform.options import TransformOptions
@@ -154,6 +154,7 @@ def create_endpoint(args: argparse.Namespace) -> int:
 
 def invoke_endpoint(args: argparse.Namespace, body: bytes) -> int:
     from bigmart import aws
+    from bigmart.cli.common import write_answer
 
     with aws_errors():
         (runtime,) = _clients(args, "sagemaker-runtime")
