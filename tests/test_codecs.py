@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -24,7 +25,14 @@ from bigmart.codecs import (
     encode_json_lines,
     media_type,
 )
-from bigmart.schema import FEATURES, TRAINING_COLUMNS, SchemaError
+from bigmart.data.reading import read_labelled
+from bigmart.schema import (
+    FEATURES,
+    MISSING_TEXT,
+    MISSING_WORDS,
+    TRAINING_COLUMNS,
+    SchemaError,
+)
 
 
 @pytest.mark.parametrize(
@@ -198,7 +206,7 @@ def test_newline_separated_json_documents_number_rows_across_documents(body, row
 
 
 def test_one_malformed_json_document_over_many_lines_keeps_its_message():
-    with pytest.raises(SchemaError, match=r"^malformed JSON: unexpected end of data"):
+    with pytest.raises(SchemaError, match=r"^row 1: malformed JSON: unexpected end of data"):
         decode(b'{\n  "instances": [\n', JSON)
     with pytest.raises(SchemaError, match=r"^malformed JSON: unexpected content after"):
         decode(b'{"Item_MRP": 1} x', JSON)
@@ -357,3 +365,203 @@ def test_a_sagemaker_style_answer_type_and_bad_answers():
         decode_predictions(b"{", JSON)
     with pytest.raises(UnsupportedMediaType):
         decode_predictions(b"x", "image/png")
+
+
+# -- missing values and non-finite numbers (issue 15, item 2) ------------------------------
+
+LINE = "FDA15,9.3,Low Fat,0.016047301,Dairy,249.8092,OUT049,1999,Medium,Tier 1,Supermarket Type1"
+ROW = dict(zip(FEATURES, LINE.split(","), strict=True))
+BODIES = {
+    CSV: lambda record: ",".join(str(record.get(name, "")) for name in FEATURES).encode(),
+    JSON: lambda record: orjson.dumps({"instances": [ROW, record]}),
+    JSON_LINES: lambda record: orjson.dumps(ROW) + b"\n" + orjson.dumps(record) + b"\n",
+}
+
+
+def _last_row(batch) -> dict[str, object]:
+    return {name: batch[name][-1] for name in FEATURES}
+
+
+@pytest.mark.parametrize("content_type", [CSV, JSON, JSON_LINES])
+@pytest.mark.parametrize("spelling", sorted(MISSING_TEXT))
+def test_every_missing_spelling_is_a_missing_value_in_every_format(content_type, spelling):
+    record = {**ROW, "Item_Weight": spelling, "Outlet_Size": f" {spelling} "}
+    row = _last_row(decode(BODIES[content_type](record), content_type))
+    assert np.isnan(row["Item_Weight"]) and row["Outlet_Size"] is None
+
+
+@pytest.mark.parametrize("content_type", [JSON, JSON_LINES])
+def test_json_null_and_an_absent_key_are_missing_values(content_type):
+    record = {**ROW, "Item_Weight": None}
+    del record["Outlet_Size"]
+    row = _last_row(decode(BODIES[content_type](record), content_type))
+    assert np.isnan(row["Item_Weight"]) and row["Outlet_Size"] is None
+
+
+@pytest.mark.parametrize("content_type", [CSV, JSON, JSON_LINES])
+@pytest.mark.parametrize("text", ["inf", "-inf", "Infinity", "NAN", "-nan", "n/a", "#N/A"])
+def test_other_spellings_are_refused_in_every_format(content_type, text):
+    body = BODIES[content_type]({**ROW, "Item_MRP": text})
+    with pytest.raises(SchemaError) as caught:
+        decode(body, content_type)
+    assert caught.value.as_dict()["column"] == "Item_MRP"
+    assert caught.value.row == (1 if content_type == CSV else 2)
+
+
+@pytest.mark.parametrize("content_type", [JSON, JSON_LINES])
+@pytest.mark.parametrize(
+    "literal", ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "9" * 400], ids=str.__len__
+)
+@pytest.mark.parametrize("column", ["Item_MRP", "Item_Type"])
+def test_a_non_finite_json_number_is_refused_naming_its_row_and_column(
+    content_type, literal, column
+):
+    """Not JSON (orjson refuses it), but Python's json.dumps writes NaN and Infinity: the
+    400 names the row and column, as for a CSV cell."""
+    record = {name: value for name, value in ROW.items() if name != column}
+    body = BODIES[content_type]({**record, column: 0}).replace(b":0}", f":{literal}}}".encode())
+    with pytest.raises(SchemaError, match=re.escape(literal[:30])) as caught:
+        decode(body, content_type)
+    assert (caught.value.row, caught.value.column) == (2, column)
+
+
+@pytest.mark.parametrize("depth", [1000, 1023])
+def test_a_non_finite_json_number_nested_too_deep_to_reread_is_malformed(depth):
+    body = b"[" * depth + b"NaN" + b"]" * depth
+    with pytest.raises(SchemaError, match="malformed JSON") as caught:
+        decode(body, JSON)
+    assert caught.value.offset == depth
+
+
+def test_a_non_finite_json_number_in_a_later_document_is_named_too():
+    """Batch transform joins JSON documents with newlines: rows count across them."""
+    last = orjson.dumps(ROW).replace(b'"249.8092"', b"NaN")
+    body = orjson.dumps({"instances": [ROW, ROW]}) + b"\n" + last
+    with pytest.raises(SchemaError, match="got 'NaN' \\(a missing value is null\\)") as caught:
+        decode(body, JSON)
+    assert (caught.value.row, caught.value.column) == (3, "Item_MRP")
+
+
+def test_a_non_finite_json_number_under_an_unread_key_is_still_malformed():
+    body = orjson.dumps([ROW]).replace(b"}]", b',"extra":NaN}]')
+    with pytest.raises(SchemaError, match=r"^row 1: malformed JSON") as caught:
+        decode(body, JSON)
+    assert caught.value.offset == body.index(b"NaN")
+
+
+def test_training_and_serving_read_the_same_spellings_as_missing(tmp_path):
+    """One list (schema.MISSING_TEXT) for the training file's pandas read and for request
+    bodies, so that the fitted cleaning meets a missing value as it did at training."""
+    spellings = sorted(MISSING_TEXT)
+    lines = [",".join(TRAINING_COLUMNS)]
+    for word in [*spellings, "N/a"]:
+        cells = {**ROW, "Item_Weight": word, "Outlet_Size": word}
+        lines.append(",".join([*(cells[name] for name in FEATURES), "100"]))
+    good, bad = lines[:-1], [lines[0], lines[-1]]
+    (tmp_path / "good.csv").write_text("\n".join(good) + "\n")
+    (tmp_path / "bad.csv").write_text("\n".join(bad) + "\n")
+    trained = read_labelled(tmp_path / "good.csv").features
+    served = decode("\n".join(good).encode(), CSV)
+    assert _rows(trained) == _rows(served)
+    assert np.isnan(trained["Item_Weight"]).all() and set(trained["Outlet_Size"]) == {None}
+    with pytest.raises(SchemaError, match="expected a number, got 'N/a'"):
+        read_labelled(tmp_path / "bad.csv")
+    with pytest.raises(SchemaError, match="expected a number, got 'N/a'"):
+        decode("\n".join(bad).encode(), CSV)
+
+
+def test_the_readme_lists_exactly_the_missing_spellings():
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    sentence = readme[readme.index("A missing value, in every format") :].split("(spaces")[0]
+    assert sentence.endswith(f"one of the words {', '.join(f'`{w}`' for w in MISSING_WORDS)} ")
+    assert "bigmart.schema.MISSING_TEXT" in readme
+
+
+# -- malformed bodies name the row or the byte offset (issue 15, item 3) --------------------
+
+
+@pytest.mark.parametrize("content_type", [CSV, JSON, JSON_LINES])
+@pytest.mark.parametrize("body", [b"", b" \n\r\n "])
+def test_an_empty_body_names_offset_0(content_type, body):
+    with pytest.raises(SchemaError) as caught:
+        decode(body, content_type)
+    assert caught.value.as_dict() == {
+        "error": "the request body is empty; send at least one row",
+        "offset": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "row"),
+    [
+        (f'{LINE}\n{LINE}\nFDA15,"9.3,x\n{LINE}\n', 3),  # a quote left open to the end
+        (f'{",".join(FEATURES)}\n{LINE}\nFDA15,"9"x,{LINE}\n', 2),  # a header is row 0
+        (f'"FDA15"x,{LINE}\n', 1),
+    ],
+)
+def test_malformed_csv_names_the_row_it_starts_in(body, row):
+    with pytest.raises(SchemaError, match="malformed CSV") as caught:
+        decode(body.encode(), CSV)
+    assert caught.value.row == row
+
+
+@pytest.mark.parametrize("bom", [b"", codecs.BOM], ids=["", "after-a-bom"])
+@pytest.mark.parametrize("content_type", [CSV, JSON, JSON_LINES])
+def test_invalid_utf8_names_the_byte_offset_in_every_format(content_type, bom):
+    body = BODIES[content_type]({**ROW, "Item_Type": "Snack"}).replace(b"Snack", b"Sn\xffck")
+    body = bom + body
+    with pytest.raises(SchemaError, match="not valid UTF-8") as caught:
+        decode(body, content_type)
+    assert caught.value.offset == body.index(b"\xff")
+
+
+@pytest.mark.parametrize(
+    ("body", "at", "row"),
+    [
+        (b'{"instances": [{"Item_MRP": 1},\n  {"Item_MRP": 2},\n  {"Item_MRP": 3,}]}', b",}", 3),
+        (b'[{"Item_MRP": 1}, {"Item_Type": "a,\\"}]"}, {"Item_MRP": x}]', b"x}", 3),
+        (b'{"columns": ["Item_MRP"], "data": [[1], [2], [oops]]}', b"oops", 3),
+        (b'{"instances": [{"Item_MRP": 1}], "more": oops}', b"oops", None),  # past the rows
+        (b'{"Item_Type": "\xc3\xa9", "Item_MRP": oops}', b"oops", None),  # offset in bytes
+    ],
+)
+def test_malformed_json_names_the_byte_offset_and_the_row_where_the_records_show_it(body, at, row):
+    with pytest.raises(SchemaError, match=r"malformed JSON: .* \(line \d+, column \d+\)$") as e:
+        decode(body, JSON)
+    assert (e.value.row, e.value.offset) == (row, body.index(at))
+    with pytest.raises(SchemaError) as after_a_bom:
+        decode(codecs.BOM + body, JSON)
+    assert after_a_bom.value.offset == 3 + body.index(at)
+
+
+@pytest.mark.parametrize("content_type", [JSON, JSON_LINES])
+def test_a_malformed_json_line_names_its_row_and_byte_offset(content_type):
+    body = orjson.dumps(ROW) + b"\n\n" + orjson.dumps(ROW) + b'\n{"Item_MRP": oops}\n'
+    with pytest.raises(SchemaError, match=r"^row 3: malformed JSON on line 4: .*column 14") as e:
+        decode(body, content_type)
+    assert e.value.offset == body.index(b"oops")
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(FEATURES), st.text(alphabet='ab,[]{}"\\é :'), max_size=3),
+        min_size=1,
+        max_size=6,
+    ),
+    st.data(),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_row_of_a_json_error_is_the_record_it_falls_in(records, data):
+    """Whatever the strings hold (commas, brackets, quotes, escapes), the row named is the
+    record in which orjson stopped."""
+    texts = [orjson.dumps(record).decode() for record in records]
+    starts = [
+        len('{"instances": [') + sum(len(t) + 1 for t in texts[:i]) for i in range(len(texts))
+    ]
+    document = '{"instances": [' + ",".join(texts) + "]}"
+    row = data.draw(st.integers(0, len(texts) - 1))
+    cut = data.draw(st.integers(starts[row] + 1, starts[row] + len(texts[row]) - 1))
+    body = (document[:cut] + "\x01").encode()
+    with pytest.raises(SchemaError, match="malformed JSON") as caught:
+        decode(body, JSON)
+    assert caught.value.row == row + 1, (body, caught.value)

@@ -2,13 +2,17 @@
 
 A decoder is a function from body bytes to a validated ``RawBatch``; the tables at the end
 map content types to them. Every error is a ``SchemaError`` that names the row (1-based,
-counting data rows only) and, where it can, the column or field.
+counting data rows only) and, where it can, the column or field; where no row can be named
+(an empty body, invalid UTF-8, a JSON document broken before its rows), the byte offset.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
@@ -76,10 +80,11 @@ def decode(body: bytes, content_type: str | None) -> RawBatch:
     decoder = DECODERS.get(kind)
     if decoder is None:
         raise UnsupportedMediaType(
-            f"Content-Type {kind!r} is not supported; use one of {', '.join(DECODERS)}"
+            f"Content-Type {kind!r} is not supported; send one of {', '.join(DECODERS)} "
+            "in the Content-Type header (curl: -H 'Content-Type: text/csv')"
         )
     if not body.strip():
-        raise SchemaError("the request body is empty; send at least one row")
+        raise _empty()
     return decoder(body)
 
 
@@ -90,7 +95,7 @@ def decode_csv(body: bytes) -> RawBatch:
     one, 11 columns are the features and 12 the training layout with the target last.
     Blank lines are skipped; quoting follows RFC 4180.
     """
-    text = _utf8(strip_bom(body))
+    text = _utf8(body)
     plain = _plain_csv(text)
     if plain is not None:
         return plain[0]
@@ -108,8 +113,8 @@ def decode_batch_records(body: bytes, content_type: str | None) -> tuple[RawBatc
     if media_type(content_type) != CSV:
         return decode(body, content_type), False
     if not body.strip():
-        raise SchemaError("the request body is empty; send at least one row")
-    text = _utf8(strip_bom(body))
+        raise _empty()
+    text = _utf8(body)
     plain = _plain_csv(text)
     if plain is not None:
         return plain
@@ -121,13 +126,24 @@ def decode_batch_records(body: bytes, content_type: str | None) -> tuple[RawBatc
     return _csv_with_header(rows[0], rows[1:]), True
 
 
+def _empty() -> SchemaError:
+    return SchemaError("the request body is empty; send at least one row", offset=0)
+
+
 def _csv_rows(text: str) -> list[list[str]]:
+    """The body's rows, blank lines skipped; malformed CSV names the row it starts in (0
+    for a header row, as elsewhere) and the line where the reader gave up."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text), strict=True)
     try:
-        rows = [row for row in csv.reader(io.StringIO(text), strict=True) if row]
+        rows.extend(row for row in reader if row)
     except csv.Error as error:
-        raise SchemaError(f"malformed CSV: {error}") from None
+        row = len(rows) if rows and is_header_row(rows[0]) else len(rows) + 1
+        raise SchemaError(
+            f"malformed CSV: {error} (line {reader.line_num} of the body)", row=row
+        ) from None
     if not rows:
-        raise SchemaError("the request body has no CSV rows")
+        raise _empty()
     return rows
 
 
@@ -174,6 +190,9 @@ def _plain_csv(text: str) -> tuple[RawBatch, bool] | None:
     return validate_columns(columns, RowNumbering(first_row=1)), header
 
 
+Loads = Callable[[bytes], Any]
+
+
 def decode_json(body: bytes) -> RawBatch:
     """``{"instances": [...]}``, a bare list, one record, or pandas' split form
     ``{"columns": [...], "data": [[...]]}``. Instances are records (objects keyed by
@@ -182,12 +201,15 @@ def decode_json(body: bytes) -> RawBatch:
     Several such documents, one per line, are read in turn: batch transform joins records
     with newlines (SplitType Line, MultiRecord) whatever the content type.
     """
-    body = strip_bom(body)
+    return _naming_non_finite(_read_json, _blank_bom(body))
+
+
+def _read_json(body: bytes, loads: Loads) -> RawBatch:
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        if _one_document_per_line(body):
-            return _instances(_documents(body), "body")
+        document = loads(body)
+    except json.JSONDecodeError as error:
+        if _one_document_per_line(body, loads):
+            return _instances(_documents(body, loads), "body")
         raise _malformed(body, error) from None
     if isinstance(document, Mapping):
         if "instances" in document:
@@ -205,14 +227,18 @@ def decode_json(body: bytes) -> RawBatch:
 
 def decode_json_lines(body: bytes) -> RawBatch:
     """One record (object or list) per line, as batch transform sends MultiRecord batches."""
+    return _naming_non_finite(_read_json_lines, _blank_bom(body))
+
+
+def _read_json_lines(body: bytes, loads: Loads) -> RawBatch:
     instances = []
-    for number, line in enumerate(strip_bom(body).splitlines(), start=1):
+    for number, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            instances.append(orjson.loads(line))
-        except orjson.JSONDecodeError as error:
-            raise SchemaError(f"malformed JSON on line {number}: {error}", row=number) from None
+            instances.append(loads(line))
+        except json.JSONDecodeError as error:
+            raise _malformed(body, error, line=number, row=len(instances) + 1) from None
     return _instances(instances, "lines")
 
 
@@ -224,13 +250,16 @@ DECODERS: dict[str, Callable[[bytes], RawBatch]] = {
 
 
 def _utf8(body: bytes) -> str:
+    """The body as text, without a leading byte order mark; the error names the offset of
+    the first byte that is not UTF-8, counted from the body's first byte (the mark's)."""
     try:
-        return body.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         line = body.count(b"\n", 0, error.start) + 1
         raise SchemaError(
-            f"the body is not valid UTF-8 (byte {error.start}, line {line})"
+            f"the body is not valid UTF-8 (byte {error.start}, line {line})", offset=error.start
         ) from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def strip_bom(data: bytes) -> bytes:
@@ -238,38 +267,170 @@ def strip_bom(data: bytes) -> bytes:
     return data[3:] if data.startswith(BOM) else data
 
 
-def _malformed(body: bytes, error: orjson.JSONDecodeError) -> SchemaError:
-    if isinstance(error.__cause__, UnicodeDecodeError) or "utf-8" in str(error).lower():
-        _utf8(body)
-    return SchemaError(f"malformed JSON: {error}")
+def _blank_bom(data: bytes) -> bytes:
+    """JSON without a leading byte order mark: blanks in its place, so that the offsets
+    an error names still count from the body's first byte."""
+    return b"   " + data[3:] if data.startswith(BOM) else data
 
 
-def _one_document_per_line(body: bytes) -> bool:
+class MalformedJSON(SchemaError):
+    """A body that is not JSON. ``non_finite``: refused only for a number JSON cannot
+    hold (``NaN``, ``Infinity``, ``1e999``), which a second reading can place at its row
+    and column (``_naming_non_finite``)."""
+
+    def __init__(self, message: str, *, non_finite: bool = False, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.non_finite = non_finite
+
+
+def _malformed(
+    body: bytes,
+    error: json.JSONDecodeError,
+    *,
+    line: int | None = None,
+    row: int | None = None,
+) -> SchemaError:
+    """orjson's error as a ``MalformedJSON`` naming the byte offset in ``body`` (and the
+    row, if known), or invalid UTF-8 up to there as such. ``line``: the line of ``body``
+    (as ``bytes.splitlines`` cuts) that was parsed alone."""
+    if "utf-8" in error.msg.lower():
+        _utf8(body)  # orjson does not say where: the first bad byte, with its offset
+    text = error.doc if isinstance(error.doc, str) else ""
+    start = 0 if line is None else sum(map(len, body.splitlines(keepends=True)[: line - 1]))
+    offset = start + len(text[: error.pos].encode("utf-8", "surrogatepass"))
+    if line is None:
+        where = f"line {error.lineno}, column {error.colno}"
+        message = f"malformed JSON: {error.msg} ({where})"
+        row = _row_at(text, error.pos)
+    else:
+        message = f"malformed JSON on line {line}: {error.msg} (column {error.colno})"
+    non_finite = "infinity" in error.msg or text.startswith(_NON_FINITE, error.pos)
+    return MalformedJSON(message, non_finite=non_finite, row=row, offset=offset)
+
+
+#: A JSON string, or one of the characters that give a document its shape.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: fast on long bodies
+#: Every byte but brackets, braces and commas.
+_NOT_SHAPE = bytes(sorted(set(range(256)) - set(b"[]{},")))
+#: The keys whose list holds the records (``{"instances": [...]}``, the split form's data).
+_RECORD_KEYS = ('"instances"', '"data"')
+#: How far into a document its records' list is looked for (a split form's column list
+#: or a few other keys come first).
+_RECORDS_WITHIN = 64 * 1024
+
+
+def _row_at(text: str, position: int) -> int | None:
+    """The row a position in a JSON document falls in, when it is inside the list of
+    records (a bare list, or the list under ``instances`` or ``data``): one more than the
+    commas between records before it. None anywhere else."""
+    records = _records_start(text, position)
+    if records is None:
+        return None
+    # The records' commas, counted without a Python loop over a body of many megabytes:
+    # strings dropped (and one left open at the position), then all but brackets and commas.
+    span = _JSON_STRING.sub("", text[records:position]).split('"', 1)[0]
+    shape = np.frombuffer(span.encode().translate(None, _NOT_SHAPE), dtype=np.uint8)
+    opens = (shape == ord("[")) | (shape == ord("{"))
+    closes = (shape == ord("]")) | (shape == ord("}"))
+    depth = np.cumsum(opens.astype(np.int64) - closes)  # 0: directly in the records' list
+    if (depth < 0).any():
+        return None  # past the records
+    return 1 + int(np.count_nonzero((shape == ord(",")) & (depth == 0)))
+
+
+def _records_start(text: str, position: int) -> int | None:
+    """Where the records' list opens (just after its ``[``), if before ``position`` and
+    within the first ``_RECORDS_WITHIN`` characters (a bound on this loop)."""
+    depth = 0
+    key = ""
+    for match in _JSON_TOKEN.finditer(text, 0, min(position, _RECORDS_WITHIN)):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if token == "[" and (depth == 1 or key in _RECORD_KEYS):
+                return match.end()
+        elif token in "]}":
+            depth -= 1
+        elif token != ":" and token != ",":
+            key = token if depth == 1 else ""
+    return None
+
+
+#: The non-standard constants Python's ``json.dumps`` writes for float NaN and infinities.
+_NON_FINITE = ("NaN", "Infinity", "-Infinity")
+
+
+class _Literal(float):
+    """A non-finite number as the body spelt it (``1e999``), so the refusal quotes it."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Literal:
+        number = super().__new__(cls, float(text.replace("Infinity", "inf")))
+        number.text = text
+        return number
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _loads_non_finite(data: bytes) -> Any:
+    """JSON with ``NaN``, ``Infinity`` and out-of-range numbers read as ``_Literal``s."""
+
+    def number(text: str) -> float:
+        value = float(text)
+        return value if math.isfinite(value) else _Literal(text)
+
+    def integer(text: str) -> int | float:
+        return int(text) if math.isfinite(float(text)) else _Literal(text)
+
+    return json.loads(
+        data.decode("utf-8"), parse_float=number, parse_int=integer, parse_constant=_Literal
+    )
+
+
+def _naming_non_finite(read: Callable[[bytes, Loads], RawBatch], body: bytes) -> RawBatch:
+    """``read(body)``; a body that is not JSON only for a non-finite number is read again
+    leniently, so the 400 names that number's row and column, as a CSV body's would. A
+    non-finite number under a key that is not read is still refused: the body is not JSON."""
+    try:
+        return read(body, orjson.loads)
+    except MalformedJSON as error:
+        if not error.non_finite:
+            raise
+        try:
+            read(body, _loads_non_finite)
+        except SchemaError as named:
+            raise named from None
+        except (ValueError, RecursionError):  # broken elsewhere too, or nested past the
+            pass  # standard library's depth (orjson's is deeper): orjson's error stands
+        raise error from None
+
+
+def _one_document_per_line(body: bytes, loads: Loads) -> bool:
     """Whether a body that is not one JSON document is several, one per line: its first
     line parses alone (a malformed pretty-printed document does not)."""
     first, _, rest = body.strip().partition(b"\n")
     if not rest.strip():
         return False
     try:
-        orjson.loads(first)
-    except orjson.JSONDecodeError:
+        loads(first)
+    except ValueError:  # orjson's JSONDecodeError, or the lenient reader's
         return False
     return True
 
 
-def _documents(body: bytes) -> list[Any]:
+def _documents(body: bytes, loads: Loads) -> list[Any]:
     """Newline-separated JSON documents as one list of instances, rows numbered across."""
     instances: list[Any] = []
     for number, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            instances.extend(_document_instances(orjson.loads(line), len(instances) + 1))
-        except orjson.JSONDecodeError as error:
-            raise SchemaError(
-                f"malformed JSON on line {number}: {error.msg} (column {error.colno})",
-                row=len(instances) + 1,
-            ) from None
+            instances.extend(_document_instances(loads(line), len(instances) + 1))
+        except json.JSONDecodeError as error:
+            raise _malformed(body, error, line=number, row=len(instances) + 1) from None
         except SchemaError as error:
             raise SchemaError(
                 f"line {number}: {error.reason}",
@@ -449,7 +610,7 @@ def decode_predictions(body: bytes, content_type: str | None) -> np.ndarray:
     reading captured responses: the inverse of ``ENCODERS`` and ``encode_after_header``,
     whose header line (``Item_Outlet_Sales`` or ``null``) is left out."""
     kind = media_type(content_type)
-    text = _utf8(strip_bom(body))
+    text = _utf8(body)
     try:
         if kind == CSV:
             values: list[Any] = [

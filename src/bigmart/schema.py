@@ -41,8 +41,13 @@ CATEGORICAL: tuple[str, ...] = tuple(c for c in FEATURES if c not in NUMERIC)
 #: The training layout: the features, then the target.
 TRAINING_COLUMNS: tuple[str, ...] = (*FEATURES, TARGET)
 
-#: Text that means "no value" in a CSV cell, as pandas and most exporters write it.
+#: Text that means "no value" in a cell, as pandas and most exporters write it: the one
+#: list, read the same way from a training file, a batch input and a request body of any
+#: format (JSON also has null and an absent key). Other spellings of NaN (``NAN``, ``-nan``)
+#: and of infinity are refused, not taken as missing.
 MISSING_TEXT: frozenset[str] = frozenset({"", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"})
+#: The same but the empty field, in a fixed order for messages and the README.
+MISSING_WORDS: tuple[str, ...] = tuple(sorted(MISSING_TEXT - {""}))
 
 
 class SchemaError(UserError, ValueError):
@@ -55,11 +60,14 @@ class SchemaError(UserError, ValueError):
         source: str | None = None,
         row: int | None = None,
         column: str | None = None,
+        offset: int | None = None,
     ) -> None:
         self.reason = message
         self.source = source
         self.row = row
         self.column = column
+        #: The byte offset in the body, where no row can be named (invalid UTF-8, say).
+        self.offset = offset
         where = []
         if source is not None:
             where.append(str(source))
@@ -78,6 +86,8 @@ class SchemaError(UserError, ValueError):
             record["row"] = self.row
         if self.column is not None:
             record["column"] = self.column
+        if self.offset is not None:
+            record["offset"] = self.offset
         return record
 
 
@@ -111,7 +121,10 @@ def parse_number(value: Any, column: str, row: int, numbering: RowNumbering) -> 
             column=column,
         )
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past float's range
+            number = math.inf
     elif isinstance(value, str):
         text = value.strip()
         if text in MISSING_TEXT:
@@ -133,8 +146,13 @@ def parse_number(value: Any, column: str, row: int, numbering: RowNumbering) -> 
             column=column,
         )
     if not math.isfinite(number):
+        missing = (  # a number (JSON's) or text (CSV's, or a JSON string)
+            "null"
+            if isinstance(value, (int, float))
+            else f"empty or one of {', '.join(MISSING_WORDS)}"
+        )
         raise SchemaError(
-            f"expected a finite number, got {clip(str(value))!r}",
+            f"expected a finite number, got {clip(str(value))!r} (a missing value is {missing})",
             source=numbering.source,
             row=row,
             column=column,
@@ -161,7 +179,12 @@ def parse_category(value: Any, column: str, row: int, numbering: RowNumbering) -
             column=column,
         )
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        raise SchemaError(
+            f"expected text, got the number {clip(str(value))}",
+            source=numbering.source,
+            row=row,
+            column=column,
+        )
     return str(value)
 
 

@@ -89,6 +89,7 @@ def test_endpoint_lifecycle(trained_model, tmp_path):
             "endpoint", "invoke", "ep-1", "--body", str(body), "--accept", "application/json"
         )
         assert len(json.loads(as_json.stdout)["predictions"]) == 2
+        assert as_json.stdout.endswith("]}\n")  # the prompt does not follow on the same line
 
         bad = tmp_path / "bad.csv"
         bad.write_text("not,a,row\n")

@@ -3,11 +3,14 @@ otherwise (issue 10, item 13)."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from bigmart.local.server_process import PING_TIMEOUT_SECONDS, free_port, ping
 from support.cli import BIGMART, bigmart
@@ -71,3 +74,20 @@ def test_bigmart_serve_runs_a_model_archive_locally(trained_model, tmp_path):
     unpacked = [line for line in server.log().splitlines() if "serving " in line]
     model_dir = unpacked[0].split("serving ", 1)[1].split(" on port")[0]
     assert not Path(model_dir).exists()  # the temporary /opt/ml is removed
+
+
+@pytest.mark.parametrize("damage", ["missing", "not-an-archive", "checksum"])
+def test_a_missing_or_corrupt_model_exits_3_with_one_line(trained_model, tmp_path, damage):
+    """As the image's ``serve`` does (README, Serving): exit 3, one log line, no port."""
+    model = tmp_path / "model"
+    if damage == "not-an-archive":
+        model = tmp_path / "model.tar.gz"
+        model.write_bytes(b"not a tar file")
+    elif damage == "checksum":
+        shutil.copytree(trained_model, model)
+        (model / "featurizer.json").write_text((model / "featurizer.json").read_text() + " ")
+    refused = bigmart("serve", "--model", str(model), "--port", str(free_port()))
+    assert refused.returncode == 3, refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot load the model from" in lines[0], refused.stderr
+    assert str(model) in lines[0]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bigmart.container.settings import ServingSettings
+from bigmart.container.settings import ServingSettings, payload_too_large
 
 
 def test_settings_from_environment():
@@ -36,3 +36,22 @@ def test_settings_from_environment():
 def test_malformed_settings_name_the_variable(variable):
     with pytest.raises(ValueError, match=variable):
         ServingSettings.from_environment({variable: "lots"})
+
+
+BATCH = {"SAGEMAKER_BATCH": "true"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "said"),
+    [
+        ({}, "payload limit 6 MiB"),
+        ({**BATCH, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"}, "no payload limit"),
+        ({**BATCH, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "100"}, "payload limit 100 MiB"),
+    ],
+)
+def test_the_payload_limit_is_said_in_mib_or_as_none(environment, said):
+    """SageMaker's "MB" (MaxPayloadInMB, InvokeEndpoint's 6 MB) are MiB; 0 is no limit."""
+    assert ServingSettings.from_environment(environment).payload_limit() == said
+    assert payload_too_large(6 * 1024 * 1024).startswith(
+        "the request body is over the 6 MiB payload limit;"
+    )

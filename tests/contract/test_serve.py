@@ -189,9 +189,27 @@ BAD_INPUTS = [
         "text/csv",
         {"error", "row", "column"},
     ),
-    ("empty-body", b"", "text/csv", {"error"}),
-    ("whitespace-body", b"\n\n  \n", "text/csv", {"error"}),
-    ("invalid-utf8", FEATURE_LINE.encode().replace(b"Snack", b"Sn\xffck"), "text/csv", {"error"}),
+    ("empty-body", b"", "text/csv", {"error", "offset"}),
+    ("whitespace-body", b"\n\n  \n", "text/csv", {"error", "offset"}),
+    (
+        "invalid-utf8",
+        FEATURE_LINE.encode().replace(b"Snack", b"Sn\xffck"),
+        "text/csv",
+        {"error", "offset"},
+    ),
+    ("csv-unclosed-quote", f'{FEATURE_LINE}\n"FDW58,1\n'.encode(), "text/csv", {"error", "row"}),
+    (
+        "json-malformed",
+        json.dumps([RECORD, RECORD]).encode()[:-2],
+        "application/json",
+        {"error", "row", "offset"},
+    ),
+    (
+        "json-non-finite",
+        json.dumps([{**RECORD, "Item_MRP": float("inf")}]).encode(),  # Infinity: not JSON
+        "application/json",
+        {"error", "row", "column"},
+    ),
     ("json-wrong-shape", b'{"rows": 3}', "application/json", {"error"}),
     ("json-mixed-records", json.dumps([RECORD, 5]).encode(), "application/json", {"error", "row"}),
     ("jsonlines-bad-line", b'{"a": 1}\n{oops', "application/jsonlines", {"error", "row"}),
@@ -226,6 +244,35 @@ def test_unsupported_content_type_is_415(server):
     assert server.invoke(FEATURE_LINE.encode()).status == 200
 
 
+def _readme_curl_line() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    serving = readme[readme.index("## Serving") : readme.index("## Batch transform")]
+    (line,) = [line for line in serving.splitlines() if line.startswith("curl ")]
+    return line
+
+
+@pytest.mark.parametrize("as_written", [True, False], ids=["as-written", "without-header"])
+def test_the_readme_curl_line_scores_a_csv_file(server, tmp_path, as_written):
+    """The README's curl line, run as written (but for the port): one prediction per row.
+    Without its Content-Type header curl sends a form type: 415, saying what to send."""
+    line = _readme_curl_line().replace(":8080/", f":{server.port}/")
+    if not as_written:
+        line = line.replace(" -H 'Content-Type: text/csv'", " -s")
+    (tmp_path / "rows.csv").write_text(f"{FEATURE_LINE}\n{FEATURE_LINE}\n")
+    done = subprocess.run(
+        ["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    if as_written:
+        predictions = [float(text) for text in done.stdout.splitlines()]
+        assert len(predictions) == 2 and predictions[0] == predictions[1] > 0
+    else:
+        error = json.loads(done.stdout)["error"]
+        assert "'application/x-www-form-urlencoded' is not supported" in error
+        assert "text/csv, application/json, application/jsonlines" in error
+        assert "-H 'Content-Type: text/csv'" in error
+
+
 def test_413_is_decided_from_content_length_before_the_body_is_sent(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
         raw.sendall(
@@ -254,7 +301,7 @@ def test_a_client_still_sending_its_over_limit_body_reads_the_413(server):
         answer = read_until_closed(raw)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"x-amzn-sagemaker-custom-attributes: trace=7" in answer.lower()
-    assert b"6 MB payload limit" in answer
+    assert b"6 MiB payload limit" in answer
     assert server.invoke(FEATURE_LINE.encode()).status == 200
 
 
@@ -338,6 +385,7 @@ def test_batch_mode_payload_limit_and_execution_parameters(opt_ml, tmp_path):
         assert server.invoke(line * (1024 * 1024 // len(line) + 1)).status == 413
     finally:
         assert server.stop() == 0
+    assert "payload limit 1 MiB (batch)" in server.log()
 
 
 def test_sigterm_drains_requests_in_flight_and_exits_0(opt_ml, tmp_path):

@@ -108,3 +108,10 @@ def describe_os_error(error: OSError) -> str:
     if error.filename2 is not None:
         names += f" -> {os.fsdecode(error.filename2)!r}"
     return f"{names}: {reason}"
+
+
+def write_answer(body: bytes) -> None:
+    """An endpoint's answer on stdout, ended by a newline if it lacks one (a JSON answer
+    does), so that the shell prompt does not follow it on the same line."""
+    sys.stdout.buffer.write(body if not body or body.endswith(b"\n") else body + b"\n")
+    sys.stdout.flush()

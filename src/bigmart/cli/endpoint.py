@@ -22,6 +22,7 @@ from bigmart.cli.common import (
     resource_name,
     store,
     warn_if_exposed,
+    write_answer,
 )
 from bigmart.contract import EndpointStatus
 from bigmart.local.endpoints import LIVE, WORKERS_VARIABLE, ModelError
@@ -197,8 +198,7 @@ def run_invoke(args: argparse.Namespace) -> int:
         return 1
     except (RequestRefused, ServerError) as error:
         raise UsageError(str(error)) from None
-    sys.stdout.buffer.write(answer["Body"])
-    sys.stdout.flush()
+    write_answer(answer["Body"])
     return 0
 
 

@@ -154,12 +154,12 @@ def create_endpoint(args: argparse.Namespace) -> int:
 
 def invoke_endpoint(args: argparse.Namespace, body: bytes) -> int:
     from bigmart import aws
+    from bigmart.cli.common import write_answer
 
     with aws_errors():
         (runtime,) = _clients(args, "sagemaker-runtime")
         payload, _ = aws.invoke_endpoint(runtime, args.name, body, args.content_type, args.accept)
-    sys.stdout.buffer.write(payload)
-    sys.stdout.flush()
+    write_answer(payload)
     return 0
 
 

@@ -1,4 +1,7 @@
-"""``bigmart serve``: the endpoint container's ``serve``, in the foreground, on a model file."""
+"""``bigmart serve``: the endpoint container's ``serve``, in the foreground, on a model file.
+
+A missing or corrupt model exits 3 with one log line, as the image's ``serve`` does.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from bigmart.cli import UsageError
 from bigmart.cli.common import add_host_option, positive_int, warn_if_exposed
-from bigmart.contract import Env
+from bigmart.contract import EXIT_NO_MODEL, Env
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,12 +42,13 @@ def run(args: argparse.Namespace) -> int:
     warn_if_exposed(args.host, args.port)
     if args.workers is not None:
         os.environ[Env.SAGEMAKER_MODEL_SERVER_WORKERS] = str(args.workers)
+    serve.configure_logging()
     with tempfile.TemporaryDirectory(prefix="bigmart-serve-") as root:
         paths = OptMl(Path(root))
         try:
             with opened_model(args.model) as model_dir:
                 rewrite_model(model_dir, paths.model)
-        except ArtifactError as error:
-            raise UsageError(f"--model: {error}") from None
-        serve.configure_logging()
+        except ArtifactError as error:  # as the image's ``serve`` answers a bad /opt/ml/model
+            serve.log.error("cannot load the model from %s: %s", args.model, error)
+            return EXIT_NO_MODEL
         return serve.run(paths)

@@ -234,7 +234,7 @@ class DataCapture:
         if now - self._warned >= WARN_SECONDS:
             self._warned = now
             log.warning(
-                "data capture: the queue is full (%d MB); %d record(s) dropped so far "
+                "data capture: the queue is full (%d MiB); %d record(s) dropped so far "
                 "(the destination cannot keep up; answers are not delayed)",
                 self.config.buffer_bytes // MIB,
                 self.dropped,

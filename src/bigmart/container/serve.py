@@ -98,7 +98,7 @@ def run(paths: OptMl) -> int:
     limits = connection_limits(settings)
     log.info(
         "limits per worker: %d connections (open files %d), head %d KiB in %g s, "
-        "body silence %g s then %d KiB/s, %d MB of bodies in flight, keep-alive %g s",
+        "body silence %g s then %d KiB/s, %d MiB of bodies in flight, keep-alive %g s",
         limits.max_connections,
         open_files,
         limits.max_head_bytes // 1024,
@@ -109,13 +109,13 @@ def run(paths: OptMl) -> int:
         limits.keepalive,
     )
     log.info(
-        "serving %s on port %d of %s: %d worker(s), timeout %d s, payload limit %d MB%s",
+        "serving %s on port %d of %s: %d worker(s), timeout %d s, %s%s",
         paths.model,
         settings.port,
         settings.host,
         settings.workers,
         settings.timeout,
-        settings.max_payload_mb,
+        settings.payload_limit(),
         " (batch)" if settings.batch else "",
     )
     if capture is not None:

@@ -74,7 +74,7 @@ CUSTOM_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
 def payload_too_large(limit_bytes: int) -> str:
     """The 413 message, one wording whether the size was declared or found while reading."""
     return (
-        f"the request body is over the {limit_bytes // MIB} MB payload limit; "
+        f"the request body is over the {limit_bytes // MIB} MiB payload limit; "
         "send fewer rows per request"
     )
 
@@ -92,6 +92,12 @@ class ServingSettings:
     max_payload_mb: int = REALTIME_MAX_PAYLOAD_MB
     batch_strategy: str = DEFAULT_ENV_BATCH_STRATEGY  # as the container spells it
     limits: ConnectionLimits = ConnectionLimits()
+
+    def payload_limit(self) -> str:
+        """The limit as log lines say it: SageMaker's "MB" here are MiB, and 0 is none."""
+        if self.max_payload_mb == 0:
+            return "no payload limit"
+        return f"payload limit {self.max_payload_mb} MiB"
 
     @property
     def max_body_bytes(self) -> int | None:
