@@ -3,7 +3,8 @@
 It reads in chunks, runs the same Predictor and formatting as the endpoint (so the two
 agree byte for byte), and writes to a unique temporary file beside the output that
 replaces it only when every row is scored: a failure leaves no half-written output, and
-two runs writing the same output do not mix their rows.
+two runs writing the same output do not mix their rows. An ``s3://`` input is streamed
+and an ``s3://`` output uploaded whole at the end (``storage``), as a transform does.
 """
 
 from __future__ import annotations
