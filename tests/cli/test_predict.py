@@ -255,3 +255,74 @@ def test_predict_refuses_an_output_that_is_not_a_regular_file(tmp_path, real_tes
         "pipe?); give the path of the CSV file to write\n"
     )
     assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+# -- issue 15: a headerless file, a gzip file without .gz, S3 input and output --
+
+
+def test_predict_on_a_headerless_file_says_the_header_row_is_missing(
+    tmp_path, trained_model, real_test_csv
+):
+    headerless = tmp_path / "rows.csv"
+    headerless.write_bytes(b"".join(real_test_csv.read_bytes().splitlines(keepends=True)[1:6]))
+    result = bigmart(
+        "predict", "--model", str(trained_model), "--input", str(headerless),
+        "--output", str(tmp_path / "p.csv"),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(
+        f"bigmart: error: {headerless}, line 1: the file has no header row: its first line "
+        "is data ("
+    )
+    assert "add the header Item_Identifier,Item_Weight," in result.stderr
+    assert result.stderr.rstrip().endswith("Outlet_Type as its first line")
+
+
+def test_predict_on_a_gzip_file_not_named_gz_says_it_looks_gzip_compressed(
+    tmp_path, trained_model, real_test_csv
+):
+    import gzip
+
+    packed = tmp_path / "rows.csv"
+    packed.write_bytes(gzip.compress(_small_input(tmp_path, real_test_csv).read_bytes()))
+    result = bigmart(
+        "predict", "--model", str(trained_model), "--input", str(packed),
+        "--output", str(tmp_path / "p.csv"),
+    )  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert f"{packed}, line 1: not UTF-8 text: byte 0x8b" in result.stderr
+    assert result.stderr.rstrip().endswith(
+        "it looks gzip-compressed (it starts with bytes 1f 8b): name it .gz"
+    )
+
+
+def test_predict_reads_and_writes_s3(tmp_path, env, trained_model, real_test_csv):
+    from support.aws_server import REGION
+    from support.remote import moto_client
+
+    s3 = moto_client(env, "s3")
+    s3.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": REGION})
+    rows = _small_input(tmp_path, real_test_csv, rows=20)
+    s3.put_object(Bucket="data", Key="in/rows.csv", Body=rows.read_bytes())
+    command = [BIGMART, "predict", "--model", str(trained_model), "--input"]
+    done = subprocess.run(
+        [*command, "s3://data/in/rows.csv", "--output", "s3://data/out/p.csv"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "wrote 20 predictions to s3://data/out/p.csv" in done.stdout
+    local = tmp_path / "p.csv"
+    assert bigmart("predict", "--model", str(trained_model), "--input", str(rows),
+                   "--output", str(local)).returncode == 0  # fmt: skip
+    assert s3.get_object(Bucket="data", Key="out/p.csv")["Body"].read() == local.read_bytes()
+    for uri, message in [
+        ("s3://data/in/missing.csv", "--input 's3://data/in/missing.csv' does not exist"),
+        ("s3://data/in/", "--input 's3://data/in/' is a prefix; give one CSV object"),
+    ]:
+        refused = subprocess.run(
+            [*command, uri, "--output", str(tmp_path / "q.csv")],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode == 2
+        assert refused.stderr == f"bigmart: error: {message}\n"

@@ -187,3 +187,54 @@ def test_sigterm_stops_a_transform_job_and_its_server(tmp_path, trained_model):
     assert serve_processes_of(home) == []
     assert not (tmp_path / "out" / "rows.csv.out").exists()
     assert [p.name for p in (tmp_path / "out").glob(".*")] == []  # no temporary file left
+
+
+# -- issue 15 --
+
+
+@pytest.mark.parametrize("option", [("--split-type", "None"), ("--assemble-with", "None")])
+def test_a_join_without_one_output_per_record_is_a_usage_error_and_no_job(tmp_path, option):
+    bigmart = str(Path(sys.executable).with_name("bigmart"))
+    name = f"join-{option[1].lower()}-{option[0][2:]}"
+    command = [bigmart, "transform", "--model", "m", "--input", str(tmp_path), "--output", "o"]
+    result = subprocess.run(
+        [*command, "--name", name, "--join-source", "Input", *option],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "bigmart: error: join_source=Input needs split_type=Line and assemble_with=Line"
+    )
+    shown = subprocess.run([bigmart, "jobs", "show", name], capture_output=True, text=True)
+    assert shown.returncode == 2 and f"no job or endpoint named {name!r}" in shown.stderr
+
+
+def test_cli_json_answers_are_assembled_as_sagemaker_does(model_archive, tmp_path):
+    source = rows_file(tmp_path / "in" / "c.csv", 50, 21)
+    packed = tmp_path / "in" / "packed.csv"  # gzip, but not named .gz
+    packed.write_bytes(gzip.compress(source.read_bytes()))
+    bigmart = str(Path(sys.executable).with_name("bigmart"))
+    result = subprocess.run(
+        [
+            bigmart, "transform", "--model", str(model_archive), "--input", str(source.parent),
+            "--output", str(tmp_path / "out"), "--accept", "application/json",
+            "--batch-strategy", "SingleRecord", "--max-payload-mb", "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "MaxPayloadInMB=0 (no payload limit)" in result.stdout
+    # One answer a record (SingleRecord): each body as the server wrote it, then a line end.
+    lines = (tmp_path / "out" / "c.csv.out").read_text().splitlines()
+    assert [json.loads(line)["predictions"] for line in lines] == [
+        [pytest.approx(float(p))] for p in expected(model_archive, source, tmp_path)
+    ]
+    assert result.stderr.rstrip().endswith(
+        "packed.csv, line 1: the object is not UTF-8 text: it looks gzip-compressed (it starts "
+        "with bytes 1f 8b); use CompressionType=Gzip (--compression-type Gzip) or name it .gz"
+    )
+    assert not (tmp_path / "out" / "packed.csv.out").exists()

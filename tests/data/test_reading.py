@@ -321,3 +321,33 @@ def test_a_channel_folder_that_is_itself_a_link_is_read(tmp_path):
     data = _channel_with_two_files(tmp_path)
     (tmp_path / "link").symlink_to(data, target_is_directory=True)
     assert len(read_labelled(tmp_path / "link")) == 50
+
+
+def test_a_headerless_training_file_says_the_header_row_is_missing(tmp_path, real_train_csv):
+    path = _csv(tmp_path, "\n".join(_real_lines(real_train_csv, 3)[1:]))
+    with pytest.raises(SchemaError) as error:
+        read_labelled(path)
+    assert (error.value.source, error.value.row) == (str(path), 1)
+    assert error.value.reason.startswith("the file has no header row: its first line is data (")
+    assert error.value.reason.endswith(
+        "add the header Item_Identifier,Item_Weight,Item_Fat_Content,Item_Visibility,Item_Type,"
+        "Item_MRP,Outlet_Identifier,Outlet_Establishment_Year,Outlet_Size,Outlet_Location_Type,"
+        "Outlet_Type,Item_Outlet_Sales as its first line"
+    )
+
+
+def test_a_header_of_other_names_is_not_taken_for_a_data_row(tmp_path):
+    path = _csv(tmp_path, ",".join(f"c{i}" for i in range(3)) + "\n1,2,3\n")
+    with pytest.raises(SchemaError, match="missing column"):
+        read_labelled(path)
+
+
+def test_a_gzip_file_not_named_gz_says_it_looks_gzip_compressed(tmp_path, real_train_csv):
+    path = tmp_path / "train.csv"
+    path.write_bytes(gzip.compress("\n".join(_real_lines(real_train_csv, 3)).encode()))
+    with pytest.raises(SchemaError) as error:
+        read_labelled(path)
+    assert (error.value.source, error.value.row) == (str(path), 1)
+    assert error.value.reason.endswith(
+        "it looks gzip-compressed (it starts with bytes 1f 8b): name it .gz"
+    )

@@ -69,3 +69,32 @@ def test_two_runs_writing_one_output_each_publish_a_whole_file(
     assert errors == []
     assert output.read_text() in {path.read_text() for path in alone.values()}
     assert [p.name for p in output.parent.iterdir()] == ["predictions.csv"]
+
+
+@pytest.mark.parametrize("name", ["rows.csv", "rows.csv.gz"])
+def test_an_s3_input_is_streamed_and_an_s3_output_uploaded_whole(
+    s3, trained_model, rows, tmp_path, name
+):
+    import gzip
+
+    client, bucket = s3
+    data = rows.read_bytes()
+    client.put_object(
+        Bucket=bucket, Key=f"in/{name}", Body=gzip.compress(data) if name.endswith(".gz") else data
+    )
+    local = tmp_path / "local.csv"
+    assert predict_csv(trained_model, rows, local) == 60
+    output = f"s3://{bucket}/out/{name}.predictions.csv"
+    assert predict_csv(trained_model, f"s3://{bucket}/in/{name}", output) == 60
+    uploaded = client.get_object(Bucket=bucket, Key=f"out/{name}.predictions.csv")["Body"].read()
+    assert uploaded == local.read_bytes()
+
+
+def test_a_bad_s3_input_names_its_uri_and_uploads_nothing(s3, trained_model, tmp_path):
+    from bigmart.schema import SchemaError
+
+    client, bucket = s3
+    client.put_object(Bucket=bucket, Key="in/bad.csv", Body=b"Item_Identifier\nFDA15\n")
+    with pytest.raises(SchemaError, match=rf"^s3://{bucket}/in/bad.csv, line 1: missing column"):
+        predict_csv(trained_model, f"s3://{bucket}/in/bad.csv", f"s3://{bucket}/out/p.csv")
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="out/")

@@ -144,14 +144,14 @@ def test_a_transform_job_runs_with_a_model_and_is_described(backend, trained_mod
             batch_strategy="SingleRecord",
             max_payload_mb=0,
             max_concurrent_transforms=2,
-            assemble_with="None",
             join_source="Input",
             input_filter="$.features",
             output_filter="$.SageMakerOutput",
             compression_type="Gzip",
         ),
+        TransformOptions(split_type="None", assemble_with="None"),  # a join needs Line
     ],
-    ids=["defaults", "every-option"],
+    ids=["defaults", "every-option", "split-and-assembly"],
 )
 def test_transform_options_survive_the_request_shape(options):
     request = transform_job_request("t", "m", "s3://b/in/", "s3://b/out/", options)

@@ -22,12 +22,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     predict.add_argument(
         "--input",
         required=True,
-        help="CSV with a header row (the target column may be present)",
+        help="CSV file or s3:// object with a header row (the target column may be present)",
     )
     predict.add_argument(
         "--output",
         required=True,
-        help="CSV to write: one prediction per line, in input order",
+        help="CSV file or s3:// key to write: one prediction per line, in input order",
     )
     predict.set_defaults(handler=run)
 
@@ -64,11 +64,37 @@ def describe_failure(error: OSError, output_csv: str) -> str:
 
 def check_paths(input_csv: str, output_csv: str) -> None:
     """Refuse an input or output that cannot work before the model is even unpacked."""
-    source, destination = Path(input_csv), Path(output_csv)
+    from bigmart.local import storage
+
+    if storage.is_s3(input_csv):
+        if input_csv.endswith("/"):
+            raise UsageError(f"--input {input_csv!r} is a prefix; give one CSV object")
+        if not storage.object_exists(input_csv):
+            raise UsageError(f"--input {input_csv!r} does not exist")
+        input_csv = ""  # nothing local to check
+    if storage.is_s3(output_csv):
+        if output_csv.endswith("/"):
+            raise UsageError(
+                f"--output {output_csv!r} is a prefix; give the key of the CSV to write, "
+                f"e.g. {output_csv + 'predictions.csv'!r}"
+            )
+        output_csv = ""
+    if input_csv:
+        _check_local_input(input_csv)
+    if output_csv:
+        _check_local_output(output_csv)
+
+
+def _check_local_input(input_csv: str) -> None:
+    source = Path(input_csv)
     if source.is_dir():
         raise UsageError(f"--input {input_csv!r} is a folder; give one CSV file")
     if not source.exists():
         raise UsageError(f"--input {input_csv!r} does not exist")
+
+
+def _check_local_output(output_csv: str) -> None:
+    destination = Path(output_csv)
     if destination.is_dir():
         raise UsageError(
             f"--output {output_csv!r} is a folder; give the CSV file to write, "

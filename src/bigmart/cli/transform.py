@@ -56,7 +56,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="default: the server's /execution-parameters, else MultiRecord",
     )
     parser.add_argument(
-        "--max-payload-mb", type=int, help="0-100, 0 = unbounded (default: the server's, else 6)"
+        "--max-payload-mb",
+        type=int,
+        help="MiB, 0-100; 0 = no limit (default: the server's, else 6)",
     )
     parser.add_argument(
         "--max-concurrent-transforms",

@@ -25,6 +25,8 @@ MAX_RECORD_BYTES = 1 << 20
 #: The longest header row: a Big Mart header is about 200 bytes.
 MAX_HEADER_BYTES = 64 << 10
 
+#: The first bytes of every gzip stream (never the start of UTF-8 text).
+GZIP_MAGIC = b"\x1f\x8b"
 _NEWLINE, _QUOTE = ord("\n"), ord('"')
 #: First bytes of a line that may be blank: pandas skips lines of only spaces and tabs.
 _MAY_START_BLANK = np.isin(np.arange(256), list(b" \t\r"))
@@ -144,9 +146,12 @@ class PhysicalLines(io.RawIOBase):
 
     def _encoding_error(self, data: bytes, bad: int, line_start: int) -> SchemaError:
         where = "the uncompressed file" if self._gzipped else "the file"
+        fix = "save the file as UTF-8"
+        if not self._gzipped and self._passed == 0 and data.startswith(GZIP_MAGIC):
+            fix = "it looks gzip-compressed (it starts with bytes 1f 8b): name it .gz"
         return SchemaError(
             f"not UTF-8 text: byte 0x{data[bad]:02x} at offset {bad - line_start} of the line "
-            f"(offset {self._passed + bad} of {where}); save the file as UTF-8",
+            f"(offset {self._passed + bad} of {where}); {fix}",
             source=self.source,
             row=self._lines + 1,
         )

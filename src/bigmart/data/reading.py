@@ -332,6 +332,15 @@ def concat_batches(batches: list[RawBatch]) -> RawBatch:
 def _check_header(frame: pd.DataFrame, source: str, require_target: bool) -> None:
     expected = [*FEATURES, TARGET] if require_target else list(FEATURES)
     missing = [c for c in expected if c not in frame.columns]
+    if missing and _first_line_is_data(list(frame.columns)):
+        header = [*FEATURES, TARGET][: len(frame.columns)]
+        raise SchemaError(
+            f"the file has no header row: its first line is data "
+            f"({clip_list(list(frame.columns), shown=4)}); add the header "
+            f"{','.join(header)} as its first line",
+            source=source,
+            row=1,
+        )
     if missing:
         raise SchemaError(
             f"missing column(s) {', '.join(missing)} in the header row "
@@ -339,6 +348,13 @@ def _check_header(frame: pd.DataFrame, source: str, require_target: bool) -> Non
             source=source,
             row=1,
         )
+
+
+def _first_line_is_data(cells: list[str]) -> bool:
+    """A first line of 11 or 12 cells, none a Big Mart column name, is a row, not a header."""
+    known = {*FEATURES, TARGET}
+    fields = len(FEATURES)
+    return len(cells) in (fields, fields + 1) and not any(str(c).strip() in known for c in cells)
 
 
 def _parse_target(values: np.ndarray, numbering: RowNumbering) -> np.ndarray:

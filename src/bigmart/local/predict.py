@@ -3,17 +3,23 @@
 It reads in chunks, runs the same Predictor and formatting as the endpoint (so the two
 agree byte for byte), and writes to a unique temporary file beside the output that
 replaces it only when every row is scored: a failure leaves no half-written output, and
-two runs writing the same output do not mix their rows.
+two runs writing the same output do not mix their rows. An ``s3://`` input is streamed
+and an ``s3://`` output uploaded whole at the end (``storage``), as a transform does.
 """
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from bigmart.codecs import format_predictions
 from bigmart.data.reading import iter_csv_chunks
 from bigmart.files import replacing
+from bigmart.local import storage
 from bigmart.model.archive import opened_model
 from bigmart.model.predictor import Predictor
 
@@ -26,13 +32,15 @@ def predict_csv(
     chunk_rows: int = 50_000,
 ) -> int:
     """Score every row of ``input_csv`` (header required) into ``output_csv``, one
-    prediction per line in input order; return the number of rows."""
+    prediction per line in input order; return the number of rows. Either may be an
+    ``s3://`` URI: the input is streamed, the output uploaded whole when every row is
+    scored."""
     with opened_model(model) as model_dir:
         predictor = Predictor.load(model_dir)
     rows = 0
-    with replacing(output_csv, "w", encoding="utf-8", newline="") as out:
+    with _reading(str(input_csv)) as source, _writing(str(output_csv)) as out:
         for features, _ in iter_csv_chunks(
-            Path(input_csv), require_target=False, chunk_rows=chunk_rows
+            source, require_target=False, chunk_rows=chunk_rows, source=str(input_csv)
         ):
             predictions = format_predictions(predictor.predict(features))
             if predictions:
@@ -40,3 +48,27 @@ def predict_csv(
                 out.write("\n")
             rows += len(predictions)
     return rows
+
+
+@contextmanager
+def _reading(location: str) -> Iterator[Path | IO[bytes]]:
+    """A local file by its path (so a FIFO reads too), an S3 object as a stream."""
+    if not storage.is_s3(location):
+        yield Path(location)
+        return
+    with storage.open_read(location) as stream:
+        yield stream
+
+
+@contextmanager
+def _writing(location: str) -> Iterator[IO[str]]:
+    """Text that appears at ``location`` only once the block completes."""
+    if not storage.is_s3(location):
+        with replacing(location, "w", encoding="utf-8", newline="") as out:
+            yield out
+        return
+    with storage.open_write(location) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        yield text
+        text.flush()
+        text.detach()  # the upload still needs the file open

@@ -114,6 +114,24 @@ def _list_s3(uri: str) -> list[StoredObject]:
     return sorted(found, key=lambda o: o.relative)
 
 
+def object_exists(location: str) -> bool:
+    """Whether one object is there: a file, or an S3 key (other S3 errors raise)."""
+    if not is_s3(location):
+        return Path(location).is_file()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = split_s3(location)
+    try:
+        s3_client().head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise StorageError(f"{location}: {error}") from None
+    except BotoCoreError as error:
+        raise StorageError(f"{location}: {error}") from None
+    return True
+
+
 @contextmanager
 def open_read(location: str) -> Iterator[IO[bytes]]:
     """A binary stream of one object (S3: streamed, not downloaded whole)."""

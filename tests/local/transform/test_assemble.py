@@ -51,9 +51,44 @@ def test_an_error_that_is_not_json_names_the_first_line():
         written(Batch(b"a\nb\n", [7, 9]), (500, "text/plain", b"worker lost"))
 
 
-def test_json_predictions_become_one_line_each():
-    answer = (200, "application/json", b'{"predictions": [1.5, 2.5]}')
-    assert written(Batch(b"a\nb\n", [1, 2]), answer, accept="application/json") == b"1.5\n2.5\n"
+def test_a_json_answer_is_written_whole_then_a_line_end_as_sagemaker_assembles_it():
+    body = b'{"predictions":[1.5,2.5]}'
+    batch = Batch(b"a\nb\n", [1, 2])
+    answer = (200, "application/json", body)
+    assert written(batch, answer, accept="application/json") == body + b"\n"
+    concatenated = written(batch, answer, accept="application/json", assemble_with="None")
+    assert concatenated == body
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [(b'{"predictions":[1.5]}', "answered 1 records"), (b"[1.5, 2.5, 3.5]", "answered 3 records")],
+)
+def test_a_json_answer_is_decoded_to_count_its_records(body, found):
+    with pytest.raises(RecordFailure, match=rf"^line 4: the server {found} for a mini-batch of 2"):
+        written(Batch(b"a\nb\n", [4, 5]), (200, "application/json", body))
+
+
+def test_a_json_answer_that_holds_no_predictions_fails_naming_the_line():
+    with pytest.raises(RecordFailure, match=r"^line 4: the server's answer: expected "):
+        written(Batch(b"a\nb\n", [4, 5]), (200, "application/json", b'{"error": 1}'))
+
+
+def test_assemble_with_none_counts_the_records_too():
+    with pytest.raises(RecordFailure, match=r"answered 1 records for a mini-batch of 2"):
+        written(Batch(b"a\nb\n", [1, 2]), (200, "text/csv", b"1.5\n"), assemble_with="None")
+
+
+def test_json_predictions_become_one_line_each_when_filtered():
+    answer = (200, "application/json", b'{"predictions": [[1.5, 0], [2.5, 1]]}')
+    output = written(Batch(b"a\nb\n", [1, 2]), answer, output_filter="$[0]")
+    assert output == b"1.5\n2.5\n"
+
+
+def test_an_output_filter_applies_with_assemble_with_none_too():
+    answer = (200, "text/csv", b"1.5,a\n2.5,b\n")
+    output = written(Batch(b"x\ny\n", [1, 2]), answer, output_filter="$[0]", assemble_with="None")
+    assert output == b"1.5\n2.5\n"
 
 
 def test_a_csv_join_appends_the_prediction_to_the_input_row():

@@ -283,7 +283,7 @@ def test_a_long_line_is_refused_with_memory_bounded_by_the_payload(tmp_path, lin
     good, long = result["outcomes"]
     assert good["status"] == "Completed" and good["records"] == 10
     assert (long["status"], long["line"]) == ("Failed", line)
-    assert long["reason"] == "a record is larger than MaxPayloadInMB (1 MB)"
+    assert long["reason"] == "a record is larger than MaxPayloadInMB (1 MiB)"
     # Reading the 96 MB line whole took ~300 MB; the process itself needs ~40 MB.
     assert result["peak_mib"] < 150, result["peak_mib"]
 

@@ -19,3 +19,9 @@ def test_csv_joined_with_its_input_is_written_as_csv_only(accept):
     assert TransformOptions(
         join_source="Input", content_type="application/jsonlines", accept=accept
     )
+
+
+@pytest.mark.parametrize(("split_type", "assemble_with"), [("None", "Line"), ("Line", "None")])
+def test_a_join_needs_one_output_per_input_record_before_any_job_starts(split_type, assemble_with):
+    with pytest.raises(ValueError, match=r"^join_source=Input needs split_type=Line and assemble"):
+        TransformOptions(join_source="Input", split_type=split_type, assemble_with=assemble_with)

@@ -91,10 +91,8 @@ def test_records_are_handled_one_by_one_only_when_an_option_needs_it(options, pe
     assert Plan.resolve(TransformOptions(**options), {}).per_record is per_record
 
 
-@pytest.mark.parametrize(("split_type", "assemble_with"), [("None", "Line"), ("Line", "None")])
-def test_a_join_needs_one_output_per_input_record(split_type, assemble_with):
-    options = TransformOptions(
-        join_source="Input", split_type=split_type, assemble_with=assemble_with
+def test_the_settings_line_says_what_a_zero_payload_limit_means():
+    assert Plan.resolve(TransformOptions(max_payload_mb=0), {}).settings_line == (
+        "BatchStrategy=MultiRecord, MaxPayloadInMB=0 (no payload limit), MaxConcurrentTransforms=1"
     )
-    with pytest.raises(ValueError, match=r"^JoinSource=Input needs SplitType=Line and Assemble"):
-        Plan.resolve(options, {})
+    assert "MaxPayloadInMB=6," in Plan.resolve(TransformOptions(), {}).settings_line

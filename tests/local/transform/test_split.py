@@ -21,9 +21,11 @@ HEADER = ",".join(synth.TRAINING_COLUMNS[:-1])
 ROW = "FDA15,9.3,Low Fat,0.016,Dairy,249.8,OUT049,1999,Medium,Tier 1,Supermarket Type1"
 
 
-def split(data: bytes, gzipped: bool = False, **options) -> tuple[list[str] | None, list[Batch]]:
+def split(
+    data: bytes, gzipped: bool = False, text: bool = False, **options
+) -> tuple[list[str] | None, list[Batch]]:
     plan = Plan.resolve(TransformOptions(**options), {})
-    source = ObjectReader(io.BytesIO(data), gzipped)
+    source = ObjectReader(io.BytesIO(data), gzipped, text)
     header, first_line, leftover = read_header(source, plan)
     return header, list(batches(source, plan, first_line, leftover))
 
@@ -94,7 +96,9 @@ def test_split_type_none_sends_the_object_whole_as_line_one():
 
 
 def test_split_type_none_refuses_an_object_over_the_payload_limit():
-    with pytest.raises(RecordFailure, match=r"^line 1: the object is over MaxPayloadInMB \(1 MB\)"):
+    with pytest.raises(
+        RecordFailure, match=r"^line 1: the object is over MaxPayloadInMB \(1 MiB\)"
+    ):
         split(b"x" * (MIB + 1), split_type="None", max_payload_mb=1)
 
 
@@ -107,3 +111,21 @@ def test_a_truncated_gzip_stream_fails_naming_the_line_it_was_reading():
     packed = gzip.compress((ROW + "\n").encode() * 5000)
     with pytest.raises(RecordFailure, match=r"^line \d+: the gzip data is truncated or corrupt"):
         split(packed[: len(packed) // 2], gzipped=True)
+
+
+@pytest.mark.parametrize("split_type", ["Line", "None"])
+def test_a_gzip_object_read_as_text_fails_saying_it_looks_gzip_compressed(split_type):
+    packed = gzip.compress((HEADER + "\n" + ROW + "\n").encode())
+    with pytest.raises(RecordFailure) as failure:
+        split(packed, text=True, split_type=split_type)
+    assert str(failure.value) == (
+        "line 1: the object is not UTF-8 text: it looks gzip-compressed (it starts with bytes "
+        "1f 8b); use CompressionType=Gzip (--compression-type Gzip) or name it .gz"
+    )
+    assert split(packed, gzipped=True, text=True, split_type=split_type)[1]  # read as gzip
+    assert split(packed, split_type=split_type)[1]  # not a text format: sent as it is
+
+
+def test_a_record_over_an_unbounded_payload_says_there_is_no_payload_limit():
+    with pytest.raises(RecordFailure, match=r"larger than 64 MiB, the most sent at once with "):
+        split(b"x" * (64 * MIB + 2), max_payload_mb=0, batch_strategy="SingleRecord")

@@ -9,7 +9,7 @@ from typing import IO
 
 import orjson
 
-from bigmart.codecs import CSV, JSON, JSON_LINES, media_type
+from bigmart.codecs import CSV, JSON, media_type
 from bigmart.contract import INPUT, LINE
 from bigmart.local.transform.filters import (
     apply_filter,
@@ -35,24 +35,25 @@ def joined_header(header: list[str], plan: Plan) -> bytes:
 
 
 def write_answer(batch: Batch, answer: tuple[int, str, bytes], out: IO[bytes], plan: Plan) -> None:
-    """Write the output of ``batch`` from the server's ``(status, content type, body)``."""
+    """Write the output of ``batch`` from the server's ``(status, content type, body)``.
+
+    As SageMaker assembles it: each answer's body as it is, followed by a line end with
+    AssembleWith=Line (unless it ends with one), or concatenated with AssembleWith=None. A
+    join or an output filter needs one value per record, so then the body is decoded and
+    each record written on its own line. Either way the body is decoded enough to count
+    its records against the mini-batch: nothing is lost or doubled.
+    """
     status, content_type, body = answer
     if status != 200:
         raise _failure_from(batch, status, body)
     kind = media_type(content_type)
-    if plan.assemble_with != LINE:
-        out.write(body)
-    elif plan.split_type != LINE:  # the whole object was one request: one output
-        out.write(body if body.endswith(b"\n") else body + b"\n")
-    elif plan.join_source != INPUT and plan.output_filter is None and kind in (CSV, JSON_LINES):
-        count = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
-        _check_count(batch, count)
-        out.write(body if body.endswith(b"\n") else body + b"\n")
+    if plan.split_type != LINE:  # the whole object was one request: one output
+        out.write(_assembled(body, plan))
+    elif plan.join_source != INPUT and plan.output_filter is None:
+        _check_count(batch, _answer_count(batch, body, kind))
+        out.write(_assembled(body, plan))
     else:
-        try:
-            answers = _split_answers(body, kind)
-        except ValueError as error:
-            raise RecordFailure(batch.lines[0], f"the server's answer: {error}") from None
+        answers = _decoded(batch, body, kind)
         _check_count(batch, len(answers))
         records: Sequence[Record | None] = batch.records or [None] * len(answers)
         for line, record, one in zip(batch.lines, records, answers, strict=True):
@@ -61,6 +62,27 @@ def write_answer(batch: Batch, answer: tuple[int, str, bytes], out: IO[bytes], p
             except (ValueError, TypeError) as error:  # too deep for JSON, a filter misfit
                 raise RecordFailure(line, unwritable(error)) from None
             out.write(assembled)
+
+
+def _assembled(body: bytes, plan: Plan) -> bytes:
+    """One answer's body as AssembleWith puts it in the output."""
+    if plan.assemble_with != LINE or body.endswith(b"\n"):
+        return body
+    return body + b"\n"
+
+
+def _answer_count(batch: Batch, body: bytes, kind: str) -> int:
+    """How many records an answer holds: its lines, or a JSON document's predictions."""
+    if kind == JSON:
+        return len(_decoded(batch, body, kind))
+    return body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+
+
+def _decoded(batch: Batch, body: bytes, kind: str) -> list[bytes]:
+    try:
+        return _split_answers(body, kind)
+    except ValueError as error:
+        raise RecordFailure(batch.lines[0], f"the server's answer: {error}") from None
 
 
 def _failure_from(batch: Batch, status: int, body: bytes) -> RecordFailure:
@@ -90,7 +112,9 @@ def _check_count(batch: Batch, answers: int) -> None:
 def _split_answers(body: bytes, kind: str) -> list[bytes]:
     if kind == JSON:
         document = orjson.loads(body)
-        values = document.get("predictions", []) if isinstance(document, dict) else document
+        values = document.get("predictions") if isinstance(document, dict) else document
+        if not isinstance(values, list):
+            raise ValueError('expected {"predictions": [...]} or a JSON list')
         return [orjson.dumps(v) for v in values]
     return body.splitlines()
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from bigmart.clipping import describe, one_line
+from bigmart.codecs import CSV, JSON, JSON_LINES
 from bigmart.contract import GZIP, INPUT, JobStatus
 from bigmart.local import storage
 from bigmart.local.lifecycle import Echo
@@ -30,6 +31,9 @@ from bigmart.local.transform.invoker import Invoker
 from bigmart.local.transform.plan import Plan
 from bigmart.local.transform.progress import Progress
 from bigmart.local.transform.split import Batch, ObjectReader, RecordFailure, batches, read_header
+
+#: Content types that are text: an object of one of them starting as gzip was mislabelled.
+TEXT_FORMATS = frozenset({CSV, JSON, JSON_LINES})
 
 Answer = tuple[int, str, bytes]  # what Invoker.invoke returns: status, content type, body
 
@@ -94,7 +98,7 @@ def _transform_object(
     records_done = 0
     with storage.open_read(item.location) as raw:
         gzipped = plan.compression_type == GZIP or item.location.endswith(".gz")
-        source = ObjectReader(raw, gzipped)
+        source = ObjectReader(raw, gzipped, text=plan.content_type in TEXT_FORMATS)
         header, first_line, leftover = read_header(source, plan)
         with storage.open_write(destination) as out:
             if header is not None and plan.join_source == INPUT:

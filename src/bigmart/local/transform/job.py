@@ -84,7 +84,7 @@ def run_transform_job(
         server.start()
         try:
             plan = Plan.resolve(options, server.execution_parameters())
-            echo("settings: " + ", ".join(f"{k}={v}" for k, v in plan.described.items()))
+            echo(f"settings: {plan.settings_line}")
             outcomes = transform_objects(
                 objects,
                 output_location,

@@ -40,6 +40,9 @@ class TransformOptions:
     compression_type: str = NONE
 
     def __post_init__(self) -> None:
+        # Every mistake in the options themselves is refused here, before a job exists (a
+        # usage error, as SageMaker's ValidationException); what depends on the data or on
+        # the container (a filter that misfits a record, an Accept it refuses) fails the job.
         for name, allowed in (
             ("split_type", SPLIT_TYPES),
             ("assemble_with", ASSEMBLE_WITH),
@@ -54,6 +57,12 @@ class TransformOptions:
             )
         if self.max_payload_mb is not None and not 0 <= self.max_payload_mb <= 100:
             raise ValueError(f"max_payload_mb={self.max_payload_mb}: expected 0 to 100")
+        if self.join_source == INPUT and (self.split_type != LINE or self.assemble_with != LINE):
+            raise ValueError(
+                "join_source=Input needs split_type=Line and assemble_with=Line (one output "
+                f"line per input record); got split_type={self.split_type}, "
+                f"assemble_with={self.assemble_with}"
+            )
         csv_joined = self.join_source == INPUT and media_type(self.content_type) == CSV
         if csv_joined and self.accept is not None and media_type(self.accept) != CSV:
             raise ValueError(

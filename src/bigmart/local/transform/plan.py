@@ -14,7 +14,6 @@ from typing import Any
 from bigmart.codecs import media_type
 from bigmart.contract import (
     INPUT,
-    LINE,
     MIB,
     REALTIME_MAX_PAYLOAD_MB,
     BatchStrategy,
@@ -70,6 +69,15 @@ class Plan:
             "MaxConcurrentTransforms": self.max_concurrent_transforms,
         }
 
+    @property
+    def settings_line(self) -> str:
+        """The described settings for the job's log, saying what MaxPayloadInMB=0 means."""
+        return ", ".join(
+            f"{key}={value}"
+            + (" (no payload limit)" if key == "MaxPayloadInMB" and not value else "")
+            for key, value in self.described.items()
+        )
+
     @classmethod
     def resolve(cls, options: TransformOptions, server: dict[str, Any]) -> Plan:
         """``server`` is the ``/execution-parameters`` answer (empty if it gave none)."""
@@ -85,13 +93,6 @@ class Plan:
         concurrency = options.max_concurrent_transforms or int(
             server.get("MaxConcurrentTransforms", DEFAULT_MAX_CONCURRENT_TRANSFORMS)
         )
-        if options.join_source == INPUT and (
-            options.assemble_with != LINE or options.split_type != LINE
-        ):
-            raise ValueError(
-                "JoinSource=Input needs SplitType=Line and AssembleWith=Line "
-                "(one output per input record)"
-            )
         return cls(
             content_type=media_type(options.content_type),
             accept=options.accept,

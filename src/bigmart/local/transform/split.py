@@ -17,6 +17,7 @@ from typing import IO
 from bigmart.clipping import describe
 from bigmart.codecs import CSV, is_header_row, strip_bom
 from bigmart.contract import INPUT, LINE, MIB, BatchStrategy
+from bigmart.data.physical_lines import GZIP_MAGIC
 from bigmart.local.transform.filters import (
     apply_filter,
     csv_cells,
@@ -33,6 +34,10 @@ READ_SIZE = MIB
 #: A header row longer than this is not a header (and is not read whole to find out).
 HEADER_LIMIT = 64 * 1024
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+LOOKS_GZIPPED = (
+    "the object is not UTF-8 text: it looks gzip-compressed (it starts with bytes 1f 8b); "
+    "use CompressionType=Gzip (--compression-type Gzip) or name it .gz"
+)
 
 
 class RecordFailure(Exception):
@@ -65,16 +70,21 @@ class ObjectReader:
     """An object's bytes, read in pieces; a read that fails (a truncated or corrupt gzip
     stream, a broken S3 stream) fails the object, naming the line it was reading."""
 
-    def __init__(self, stream: IO[bytes], gzipped: bool) -> None:
+    def __init__(self, stream: IO[bytes], gzipped: bool, text: bool = False) -> None:
         self.stream: IO[bytes] = gzip.GzipFile(fileobj=stream) if gzipped else stream
         self.gzipped = gzipped
         self.line = 1  # the line of the next byte
+        self._check_gzip = text and not gzipped  # text read as it is: is it gzip after all?
 
     def read(self, size: int) -> bytes:
         try:
             data = self.stream.read(size)
         except Exception as error:
             raise RecordFailure(self.line, _unreadable(error, self.gzipped)) from None
+        if self._check_gzip:
+            self._check_gzip = False
+            if data.startswith(GZIP_MAGIC):
+                raise RecordFailure(1, LOOKS_GZIPPED)
         self.line += data.count(b"\n")
         return data
 
@@ -233,7 +243,7 @@ def _read_within(source: ObjectReader, limit: int | None) -> bytes:
     if len(data) > limit:
         raise RecordFailure(
             1,
-            f"the object is over MaxPayloadInMB ({limit // MIB} MB) and "
+            f"the object is over MaxPayloadInMB ({limit // MIB} MiB) and "
             "SplitType is None; use SplitType=Line or a larger payload",
         )
     return data
@@ -280,7 +290,7 @@ def _too_large(plan: Plan) -> str:
     """Why a record over the payload limit fails its object."""
     if plan.max_payload_bytes is None:
         return (
-            f"a record is larger than {UNBOUNDED_BLOCK // MIB} MB, the most sent at once "
-            "with MaxPayloadInMB=0"
+            f"a record is larger than {UNBOUNDED_BLOCK // MIB} MiB, the most sent at once "
+            "with MaxPayloadInMB=0 (no payload limit)"
         )
-    return f"a record is larger than MaxPayloadInMB ({plan.max_payload_bytes // MIB} MB)"
+    return f"a record is larger than MaxPayloadInMB ({plan.max_payload_bytes // MIB} MiB)"
