@@ -49,11 +49,20 @@ def local_image(image: str) -> str:
     return image_map(os.environ.get(IMAGE_MAP_VARIABLE, "")).get(image, image)
 
 
+#: Global flags every engine command gets on this machine (see the module's docstring).
+ENGINE_FLAGS_VARIABLE = "BIGMART_ENGINE_FLAGS"
+
+
+def engine_flags() -> list[str]:
+    """The machine's global engine flags, as ``BIGMART_ENGINE_FLAGS`` gives them."""
+    return shlex.split(os.environ.get(ENGINE_FLAGS_VARIABLE, ""))
+
+
 def engine_prefix(engine: str) -> list[str]:
     """The engine's executable and the machine's global flags."""
     if shutil.which(engine) is None:
         raise EngineError(f"--engine {engine}: {engine} is not installed (or not on PATH)")
-    return [engine, *shlex.split(os.environ.get("BIGMART_ENGINE_FLAGS", ""))]
+    return [engine, *engine_flags()]
 
 
 def train_command(engine: str, image: str, job_dir: Path) -> list[str] | None:
