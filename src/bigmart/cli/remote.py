@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bigmart.cli import UsageError
-from bigmart.cli.common import positive_int, store
+from bigmart.cli.common import echo, positive_int, store
 from bigmart.local import storage
 from bigmart.local.jobs import JobRecord
 from bigmart.local.transform.options import TransformOptions
@@ -84,7 +84,7 @@ def _clients(args: argparse.Namespace, *names: str) -> list[Any]:
 
 
 def _echo(line: str) -> None:
-    print(f"  | {line}", flush=True)
+    echo(f"  | {line}")  # a reader gone does not stop following the job to its end
 
 
 def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) -> int:
