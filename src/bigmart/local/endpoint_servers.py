@@ -112,8 +112,11 @@ class EndpointServer:
 
     def _master(self) -> bool | None:
         """True while the recorded master runs, False once it has exited; None when the
-        record cannot tell (no PID or no start time kept)."""
+        record cannot tell (no PID or no start time kept) or the PID is a container
+        engine's client (the container may outlive it: ``/ping`` alone tells then)."""
         if not isinstance(self.pid, int) or not isinstance(self.start_time, int):
+            return None
+        if self.engine not in (None, "process"):
             return None
         return ProcessIdentity(self.pid, self.start_time).is_alive()
 
