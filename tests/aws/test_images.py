@@ -69,6 +69,30 @@ def test_podman_builds_and_pushes_in_the_docker_format_sagemaker_requires(
     assert push == ["podman", "push", "--format", "v2s2", image]
 
 
+def test_the_machines_engine_flags_go_before_every_command_and_build_args_to_the_build(
+    boto: boto3.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIGMART_ENGINE_FLAGS", "--storage-driver vfs --runtime runc")
+    run = Recorder()
+    image = aws.push_image(
+        boto,
+        "bigmart",
+        engine="podman",
+        platform=None,
+        run=run,
+        build_variables={"BASE_IMAGE": "mirror.example/python:3.12-slim", "X": "a b"},
+    )
+    build, login, push = (command for command, _ in run.calls)
+    flags = ["podman", "--storage-driver", "vfs", "--runtime", "runc"]
+    assert build == [
+        *(*flags, "build", "--format", "docker"),
+        *("--build-arg", "BASE_IMAGE=mirror.example/python:3.12-slim", "--build-arg", "X=a b"),
+        *("-t", image, "."),
+    ]
+    assert login[: len(flags) + 1] == [*flags, "login"]
+    assert push == [*flags, "push", "--format", "v2s2", image]
+
+
 def test_ensure_repository_creates_once_then_reuses(boto: boto3.Session) -> None:
     ecr = boto.client("ecr")
     sent = Requests().attach(ecr)

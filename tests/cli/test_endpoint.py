@@ -418,3 +418,54 @@ def test_delete_stops_the_server_and_all_its_workers(trained_model):
         deleted = bigmart("endpoint", "delete", "ep-tree")
     assert deleted.returncode == 0 and deleted.stdout.strip() == "endpoint ep-tree: Deleted"
     assert _gone(master.pid) and all(_gone(pid) for pid in workers)
+
+
+# --- a server whose master is killed outright (issue 15) ---------------------------------
+
+
+def _wait_until(condition, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_workers_end_with_a_sigkilled_master_and_the_endpoint_is_not_answering(trained_model):
+    created = bigmart(
+        "endpoint",
+        "create",
+        "--model",
+        str(trained_model),
+        "--name",
+        "ep-orphans",
+        "--workers",
+        "2",
+    )
+    assert created.returncode == 0, created.stderr
+    artifacts = store().get("ep-orphans").artifacts
+    master = ProcessIdentity(artifacts["pid"], artifacts["start_time"])
+    workers = [pid for pid in master.group_members() if pid != master.pid]
+    try:
+        assert workers
+        os.kill(master.pid, signal.SIGKILL)
+        # the kernel tells each worker its master died: they close the port and exit
+        assert _wait_until(lambda: all(_gone(pid) for pid in workers)), workers
+        assert not _port_answers(artifacts["port"])
+        listed = bigmart("endpoint", "list")
+        (line,) = [line for line in listed.stdout.splitlines() if line.startswith("ep-orphans ")]
+        assert line.split()[1] == "NotAnswering", listed.stdout
+    finally:
+        for pid in workers:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        deleted = bigmart("endpoint", "delete", "ep-orphans")
+    assert deleted.returncode == 0 and "already exited" in deleted.stdout, deleted.stdout
+    assert store().get("ep-orphans").status == "Deleted"
+
+
+def _port_answers(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -261,3 +261,30 @@ def test_jobs_describe_answers_in_sagemakers_shape_for_both_backends(env, tmp_pa
     assert Path(here["ModelArtifacts"]["S3ModelArtifacts"]).is_file()
     missing = bigmart(env, "jobs", "describe", "nowhere")
     assert missing.returncode == 2 and "'nowhere'" in missing.stderr
+
+
+def test_remote_records_hold_the_arn_the_resolved_region_and_the_instance_type(env):
+    """No ``--region``: the record holds the region boto3 resolved (AWS_REGION here)."""
+    assert train_on_aws(env, "remote-placed").returncode == 0
+    assert transform_on_aws(env, "remote-placed-tf").returncode == 0
+    model = "s3://my-bucket/models/m/model.tar.gz"
+    created = bigmart(env, "endpoint", "create", "--model", model, "--name", "remote-placed-ep",
+                      *ON_AWS)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    client = sagemaker(env)
+    arns = {
+        "remote-placed": client.describe_training_job(TrainingJobName="remote-placed")[
+            "TrainingJobArn"
+        ],
+        "remote-placed-tf": client.describe_transform_job(TransformJobName="remote-placed-tf")[
+            "TransformJobArn"
+        ],
+        "remote-placed-ep": client.describe_endpoint(EndpointName="remote-placed-ep")[
+            "EndpointArn"
+        ],
+    }
+    for name, arn in arns.items():
+        parameters = json.loads(bigmart(env, "jobs", "show", name).stdout)["parameters"]
+        assert parameters["arn"] == arn, name
+        assert parameters["region"] == REGION, name
+        assert parameters["instance_type"] == "ml.m5.large", name

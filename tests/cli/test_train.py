@@ -201,3 +201,26 @@ def test_bad_hyperparameter_is_refused_before_a_job_starts(tmp_path, real_train_
     assert result.returncode == 2
     assert "unknown hyper-parameter(s) trees" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_closes_the_pipe_early_does_not_end_the_job(tmp_path):
+    """``bigmart train | head -2``: the job runs to its end and is recorded Completed."""
+    data = tmp_path / "train.csv"
+    synth.write_csv(data, 2_000, seed=4)
+    environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        train_argv(data, str(tmp_path / "runs"), "piped", trees=50),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # as head does once it has its lines
+    _, err = process.communicate(timeout=300)
+    assert first.startswith(b"Training job piped:")
+    assert process.returncode == 0, err
+    assert b"Traceback" not in err and b"Broken pipe" not in err
+    record = show_job("piped", environment)
+    assert record["status"] == "Completed", record["failure_reason"]
+    assert (tmp_path / "runs" / "piped" / "output" / "model.tar.gz").exists()

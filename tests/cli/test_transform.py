@@ -238,3 +238,34 @@ def test_cli_json_answers_are_assembled_as_sagemaker_does(model_archive, tmp_pat
         "with bytes 1f 8b); use CompressionType=Gzip (--compression-type Gzip) or name it .gz"
     )
     assert not (tmp_path / "out" / "packed.csv.out").exists()
+
+
+def test_a_reader_that_closes_the_pipe_early_does_not_end_the_job(model_archive, tmp_path):
+    """``bigmart transform ... | head -1``: the job still scores every record."""
+    source = rows_file(tmp_path / "in" / "c.csv", 50, 16)
+    bigmart = str(Path(sys.executable).with_name("bigmart"))
+    process = subprocess.Popen(
+        [
+            *(bigmart, "transform", "--model", str(model_archive), "--input", str(source.parent)),
+            *("--output", str(tmp_path / "out"), "--name", "piped-transform"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # as head does once it has its line
+    _, err = process.communicate(timeout=120)
+    assert first == b"Transform job piped-transform\n"
+    assert process.returncode == 0, err
+    assert b"Traceback" not in err and b"Broken pipe" not in err
+    record = json.loads(bigmart_output("jobs", "show", "piped-transform"))
+    assert record["status"] == "Completed" and record["metrics"]["records"] == 50
+    assert len((tmp_path / "out" / "c.csv.out").read_text().splitlines()) == 50
+
+
+def bigmart_output(*args: str) -> str:
+    bigmart = str(Path(sys.executable).with_name("bigmart"))
+    shown = subprocess.run([bigmart, *args], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout

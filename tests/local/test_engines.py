@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
-from bigmart.local.engines import serve_command, train_command
-from support.cli import BIGMART
+import pytest
+
+from bigmart.local.engines import exit_reason, serve_command, train_command
+from support.cli import BIGMART, show_job
 
 
 def test_container_commands_are_sagemakers(tmp_path, monkeypatch):
@@ -81,4 +84,94 @@ def test_a_malformed_image_map_is_one_clear_error():
     assert result.returncode == 2
     assert (
         result.stderr.strip().splitlines()[-1].endswith("'no-equals-sign': expected REMOTE=LOCAL")
+    )
+
+
+#: What docker and podman print when they cannot run a container at all, and their code.
+ENGINE_ERRORS = {
+    "docker": (
+        "docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+        "Is the docker daemon running?.\nSee 'docker run --help'.",
+        "docker: Cannot connect to the Docker daemon",
+    ),
+    "podman": (
+        "Error: localhost/bigmart:latest: image not known",
+        "Error: localhost/bigmart:latest: image not known",
+    ),
+}
+
+
+def _failing_engine(tmp_path: Path, engine: str) -> dict[str, str]:
+    """An ``engine`` on PATH that prints its own error on stderr and exits 125."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    fake = folder / engine
+    message = ENGINE_ERRORS[engine][0]
+    fake.write_text(f"#!/bin/sh\ncat >&2 <<'END'\n{message}\nEND\nexit 125\n")
+    fake.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}", "BIGMART_HOME": str(tmp_path)}
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_an_engine_that_cannot_run_train_is_quoted_in_the_failure_reason(
+    engine, tmp_path, real_train_csv
+):
+    environment = _failing_engine(tmp_path, engine)
+    result = subprocess.run(
+        [
+            *(BIGMART, "train", "--data", str(real_train_csv), "--output", str(tmp_path)),
+            *("--engine", engine, "--name", "no-daemon"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+    assert result.returncode == 1
+    reason = show_job("no-daemon", environment)["failure_reason"]
+    assert reason.startswith(f"{engine} could not run train (exit 125): "), reason
+    assert ENGINE_ERRORS[engine][1] in reason and "--help" not in reason
+    assert reason in result.stderr
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_an_engine_that_cannot_run_serve_is_quoted_by_endpoint_and_transform(
+    engine, tmp_path, model_archive
+):
+    environment = _failing_engine(tmp_path, engine)
+    model = ["--model", str(model_archive), "--engine", engine]
+    created = subprocess.run(
+        [BIGMART, "endpoint", "create", *model, "--name", "no-daemon-ep"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+    assert created.returncode == 2
+    expected = f"{engine} could not run serve (exit 125): {ENGINE_ERRORS[engine][1]}"
+    assert expected in created.stderr
+    assert expected in show_job("no-daemon-ep", environment)["failure_reason"]
+    rows = tmp_path / "in.csv"
+    rows.write_text("a\n")
+    transformed = subprocess.run(
+        [
+            *(BIGMART, "transform", *model, "--input", str(rows)),
+            *("--output", str(tmp_path / "out"), "--name", "no-daemon-tf"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+    assert transformed.returncode == 1
+    assert expected in show_job("no-daemon-tf", environment)["failure_reason"]
+
+
+def test_an_exit_reason_names_the_program_unless_the_engine_itself_failed():
+    assert exit_reason(["/usr/bin/python3"], "train", 1, ["a", "", "b"]) == (
+        "train exited with code 1: a | b"
+    )
+    assert exit_reason(["docker", "run"], "train", 137, []) == "train exited with code 137"
+    assert exit_reason(["podman"], "serve", 127, ["x"] * 5 + ["Error: no serve"]) == (
+        "podman could not run serve (exit 127): x | x | Error: no serve"
     )

@@ -12,7 +12,13 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from bigmart.local.job_logs import TRANSFORM_LOG_GROUP, describe_log_streams, get_log_events
+from bigmart.local.job_logs import (
+    TRAINING_LOG_GROUP,
+    TRANSFORM_LOG_GROUP,
+    describe_log_streams,
+    get_log_events,
+)
+from bigmart.local.jobs import JobStore
 from bigmart.local.lifecycle import RequestRefused
 from bigmart.local.requests import (
     model_request,
@@ -21,6 +27,7 @@ from bigmart.local.requests import (
     transform_job_request,
     transform_options,
 )
+from bigmart.local.sagemaker import LocalSageMaker
 from bigmart.local.transform.options import TransformOptions
 
 FAST = {"n_estimators": "5", "max_depth": "4"}
@@ -49,6 +56,31 @@ def test_a_training_job_runs_and_is_described_in_sagemakers_shape(backend, synth
     listed = backend.list_training_jobs()
     _valid("ListTrainingJobs", listed)
     assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["fit-1"]
+
+
+def test_a_terminal_that_fails_does_not_end_the_job_and_the_log_keeps_every_line(
+    synthetic_csv, tmp_path
+):
+    shown: list[str] = []
+
+    def closed_terminal(line: str) -> None:
+        shown.append(line)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    backend = LocalSageMaker(JobStore(tmp_path / "state"), echo=closed_terminal)
+    request = training_job_request(
+        "fit-piped", "bigmart:latest", {"training": str(synthetic_csv)}, str(tmp_path), FAST
+    )
+    backend.create_training_job(request)
+    described = backend.describe_training_job(TrainingJobName="fit-piped")
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    assert len(shown) == 1  # the terminal is not written again once it failed
+    (stream,) = describe_log_streams(backend.store.home, TRAINING_LOG_GROUP, "fit-piped/")
+    page = get_log_events(
+        backend.store.home, TRAINING_LOG_GROUP, stream["logStreamName"], start_from_head=True
+    )
+    logged = [event["message"] for event in page["events"]]
+    assert shown[0] in logged and len(logged) > 1
 
 
 def test_a_training_job_that_fails_is_a_status_with_a_reason(backend, tmp_path):

@@ -1,6 +1,12 @@
 import pytest
 
-from bigmart.model.hyperparameters import HyperParameterError, HyperParameters, sagemaker_names
+from bigmart.model.hyperparameters import (
+    _PARSERS,
+    HyperParameterError,
+    HyperParameters,
+    sagemaker_names,
+    valid_names,
+)
 
 
 def test_strings_are_parsed_to_types():
@@ -86,6 +92,38 @@ def test_malformed_or_out_of_range_values_name_the_parameter(name, value):
         HyperParameters.from_strings({name: value})
     message = str(error.value)
     assert f"{name}={value!r}" in message and "expected" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("n_estimators", "abc", "not a whole number"),
+        ("n_estimators", "1e3", "not a whole number"),
+        ("n_estimators", "0", "out of range"),
+        ("max_depth", "1.5", "not a whole number"),
+        ("min_samples_leaf", "few", "not a number"),
+        ("min_samples_leaf", "nan", "not a finite number"),
+        ("min_samples_leaf", "0", "out of range"),
+        ("max_features", "auto", "neither a number nor one of the words allowed"),
+        ("max_features", "inf", "not a finite number"),
+        ("target", "units", "not one of the targets"),
+        ("max_samples", "half", "not a number"),
+        ("random_state", "seed", "not a whole number"),
+        ("validation_fraction", "0.9", "out of range"),
+        ("cv_folds", "five", "not a whole number"),
+        ("n_jobs", "all", "not a whole number"),
+    ],
+)
+def test_every_error_says_name_value_and_valid_values_in_plain_words(name, value, reason):
+    with pytest.raises(HyperParameterError) as error:
+        HyperParameters.from_strings({name: value})
+    rule = f"{name} ({_PARSERS[name][1]})"  # as --help lists it
+    assert rule in valid_names()
+    assert str(error.value) == (
+        f"hyper-parameter {name}={value!r} is invalid: {reason}; expected {_PARSERS[name][1]}"
+    )
+    for python_wording in ("literal", "int()", "convert", "base 10", "could not"):
+        assert python_wording not in str(error.value)
 
 
 def test_keys_sagemaker_adds_are_skipped():

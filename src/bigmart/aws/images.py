@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bigmart.errors import BigmartError, RequestError
+from bigmart.local.engines import engine_flags as machine_engine_flags
 
 ENGINES = ("docker", "podman")
 # Flags keeping the manifest in the Docker v2 format SageMaker accepts.
@@ -77,6 +78,8 @@ def push_image(
     run: Run = subprocess.run,
     platform: str | None = "linux/amd64",
     build_args: Sequence[str] | None = None,
+    build_variables: Mapping[str, str] | None = None,
+    engine_flags: Sequence[str] | None = None,
 ) -> str:
     """Build the image from ``context_dir``, log in to ECR and push; returns the image URI.
 
@@ -84,7 +87,10 @@ def push_image(
     password never appears in a command line) and ``<engine> push``. ``run`` is called like
     ``subprocess.run``; tests pass a recorder. ``build_args`` replaces the flags that keep
     the manifest in Docker format (e.g. ``[]`` for Docker's legacy builder, which makes
-    that format anyway and does not know ``--provenance``).
+    that format anyway and does not know ``--provenance``). ``build_variables`` are the
+    Dockerfile's ``ARG`` values (``--build-arg KEY=VALUE``, e.g. ``BASE_IMAGE``).
+    ``engine_flags`` go before every command's verb, as the local engines get them
+    (default: ``BIGMART_ENGINE_FLAGS``, e.g. podman's ``--storage-driver vfs``).
     """
     if engine not in ENGINES:
         raise RequestError(f"engine {engine!r} is not supported: use one of {ENGINES}")
@@ -95,16 +101,19 @@ def push_image(
         )
     ecr = session.client("ecr")
     image_uri = f"{ensure_repository(ecr, repository)}:{tag}"
+    prefix = [engine, *(machine_engine_flags() if engine_flags is None else engine_flags)]
     flags = BUILD_FLAGS[engine] if build_args is None else list(build_args)
-    build = [engine, "build", *flags]
+    build = [*prefix, "build", *flags]
+    for key, value in (build_variables or {}).items():
+        build += ["--build-arg", f"{key}={value}"]
     if platform:
         build += ["--platform", platform]
     build += ["-t", image_uri, context_dir]
     _step(run, "build", build)
     username, password, registry = registry_login(ecr)
-    login = [engine, "login", "--username", username, "--password-stdin", registry]
+    login = [*prefix, "login", "--username", username, "--password-stdin", registry]
     _step(run, "login", login, input=password, text=True)
-    _step(run, "push", [engine, "push", *PUSH_FLAGS[engine], image_uri])
+    _step(run, "push", [*prefix, "push", *PUSH_FLAGS[engine], image_uri])
     return image_uri
 
 

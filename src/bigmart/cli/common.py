@@ -1,5 +1,5 @@
 """Small pieces the subcommands share: the job store, job names, the bind address, the
-engine option, and OS errors as one line."""
+engine option, a job's log on stdout, and OS errors as one line."""
 
 from __future__ import annotations
 
@@ -97,6 +97,18 @@ def warn_if_exposed(host: str, port: int | None) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def echo(line: str) -> None:
+    """A running job's log line on stdout. A reader that goes away (``bigmart train | head``)
+    must not end the job: stdout then goes to /dev/null and the job runs to its end, its
+    whole log kept in its stream under ``<state>/logs/``."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # Pointed at /dev/null, the lines still buffered and every later print go nowhere
+        # instead of failing again (at the outcome, or at the interpreter's final flush).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def describe_os_error(error: OSError) -> str:

@@ -24,12 +24,39 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=Path("."),
         help="the folder holding the Dockerfile (default: .)",
     )
+    push.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        type=build_variable,
+        metavar="KEY=VALUE",
+        help="a Dockerfile ARG for the build (repeatable)",
+    )
+    push.add_argument(
+        "--base-image",
+        help="the image to build on (the Dockerfile's BASE_IMAGE; default python:3.12-slim)",
+    )
+    push.epilog = (
+        "BIGMART_ENGINE_FLAGS (e.g. '--storage-driver vfs') goes before every engine command, "
+        "as for the local engines."
+    )
     push.set_defaults(handler=run_push)
+
+
+def build_variable(value: str) -> tuple[str, str]:
+    """argparse type of ``--build-arg``: ``KEY=VALUE``, as the engines take it."""
+    key, sep, variable = value.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
+    return key.strip(), variable
 
 
 def run_push(args: argparse.Namespace) -> int:
     from bigmart import aws
 
+    variables = dict(args.build_arg)
+    if args.base_image:
+        variables["BASE_IMAGE"] = args.base_image
     with aws_errors():
         uri = aws.push_image(
             aws.session(region=args.region),
@@ -37,6 +64,7 @@ def run_push(args: argparse.Namespace) -> int:
             tag=args.tag,
             engine=args.engine,
             context_dir=str(args.context),
+            build_variables=variables,
         )
     print(uri)
     return 0

@@ -3,7 +3,8 @@
 Exit codes: 0 done; 1 a job failed, or a file or the job store could not be read or written
 (a full disk: one line naming the file and the reason); 2 a usage error or a refused input;
 130 interrupted (Ctrl-C); 143 / 129 stopped by SIGTERM / SIGHUP (the job or endpoint is
-recorded Stopped or Failed and its server stopped first); 141 the reader of stdout went away.
+recorded Stopped or Failed and its server stopped first); 141 the reader of stdout went away
+(a job already running still runs to its end, its log kept, and the code is then the job's).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from bigmart.cli import UsageError
-from bigmart.cli.common import positive_int, store
+from bigmart.cli.common import echo, positive_int, store
 from bigmart.local import storage
 from bigmart.local.jobs import JobRecord
 from bigmart.local.transform.options import TransformOptions
@@ -84,7 +84,7 @@ def _clients(args: argparse.Namespace, *names: str) -> list[Any]:
 
 
 def _echo(line: str) -> None:
-    print(f"  | {line}", flush=True)
+    echo(f"  | {line}")  # a reader gone does not stop following the job to its end
 
 
 def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) -> int:
@@ -114,7 +114,7 @@ def train(args: argparse.Namespace, name: str, hyperparameters: dict[str, str]) 
         arn = aws.start_training_job(sm, request)
         print(f"training job {name} started on SageMaker: {arn}")
         parameters = {**channels, "output": output, "hyperparameters": hyperparameters}
-        _jobs().started(name, "training", arn, parameters, _placement(args))
+        _jobs().started(name, "training", arn, parameters, _placement(args, sm))
         return _follow(
             args.wait,
             lambda: aws.wait_for_training_job(sm, logs, name, echo=_echo),
@@ -129,7 +129,7 @@ def create_endpoint(args: argparse.Namespace) -> int:
     model = _s3(args.model, "--model")
     with aws_errors():
         (sm,) = _clients(args, "sagemaker")
-        aws.deploy(
+        arn = aws.deploy(
             sm,
             args.name,
             args.image,
@@ -145,9 +145,7 @@ def create_endpoint(args: argparse.Namespace) -> int:
             aws.wait_for_endpoint(sm, args.name, echo=_echo)
         except aws.JobFailed as failure:
             raise UsageError(f"endpoint {args.name} failed: {failure.failure_reason}") from None
-    _jobs().endpoint_in_service(
-        args.name, {"model": model, "instance_type": args.instance_type, "region": args.region}
-    )
+    _jobs().endpoint_in_service(args.name, {"model": model, "arn": arn, **_placement(args, sm)})
     print(f"endpoint {args.name}: InService on SageMaker")
     return 0
 
@@ -195,7 +193,7 @@ def transform(args: argparse.Namespace, name: str, options: TransformOptions) ->
         arn = aws.start_transform_job(sm, request)
         print(f"transform job {name} started on SageMaker: {arn}")
         parameters = {"model": model, "input": source, "output": output, **vars(options)}
-        _jobs().started(name, "transform", arn, parameters, _placement(args))
+        _jobs().started(name, "transform", arn, parameters, _placement(args, sm))
         return _follow(
             args.wait,
             lambda: aws.wait_for_transform_job(sm, name, echo=_echo, logs=logs),
@@ -210,10 +208,12 @@ def _jobs() -> AwsJobs:
     return AwsJobs(store())
 
 
-def _placement(args: argparse.Namespace) -> dict[str, Any]:
-    """Where a remote job runs, kept in its record."""
+def _placement(args: argparse.Namespace, sm: Any) -> dict[str, Any]:
+    """Where a remote job runs, kept in its record: the region is the one the SageMaker
+    client ``sm`` resolved (``--region`` or boto3's configuration), so a later refresh asks
+    the same region whatever the environment says then."""
     return {
-        "region": args.region,
+        "region": sm.meta.region_name,
         "instance_type": args.instance_type,
         "instance_count": args.instance_count,
         "image": args.image,

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
-from bigmart.cli.common import add_engine_option, local_image, new_name, resource_name, store
+from bigmart.cli.common import (
+    add_engine_option,
+    echo,
+    local_image,
+    new_name,
+    resource_name,
+    store,
+)
 from bigmart.contract import JobStatus
 from bigmart.data import synthetic as synth
 from bigmart.files import replacing
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _echo(name: str, line: str) -> None:
     """The job's log as it runs: the backend's own lines plain, ``train``'s indented."""
-    print(line if line.startswith(f"Training job {name}:") else f"  | {line}", flush=True)
+    echo(line if line.startswith(f"Training job {name}:") else f"  | {line}")
 
 
 def _print_outcome(record: JobRecord) -> None:

@@ -7,7 +7,14 @@ import sys
 
 from bigmart.cli import UsageError
 from bigmart.cli import remote as on_aws
-from bigmart.cli.common import add_engine_option, local_image, new_name, resource_name, store
+from bigmart.cli.common import (
+    add_engine_option,
+    echo,
+    local_image,
+    new_name,
+    resource_name,
+    store,
+)
 from bigmart.contract import (
     ASSEMBLE_WITH,
     COMPRESSION_TYPES,
@@ -118,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _echo(line: str) -> None:
-    print(f"  | {line}", flush=True)
+    echo(f"  | {line}")
 
 
 def _print_outcome(record: JobRecord) -> None:

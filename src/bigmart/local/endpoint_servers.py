@@ -37,6 +37,8 @@ from bigmart.local.server_process import (
 INVOKE_TIMEOUT_SECONDS = 70.0
 #: How long ``delete`` lets the server drain requests in flight before it kills the rest.
 DRAIN_SECONDS = 35.0
+#: How long a SIGKILLed process may take to be gone (the kernel frees it asynchronously).
+KILL_SECONDS = 5.0
 #: InvokeEndpoint's CustomAttributes, as the runtime and the container spell the header.
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
@@ -101,8 +103,22 @@ class EndpointServer:
         return asdict(self)
 
     def answers(self) -> bool:
-        """True if ``/ping`` answers 200."""
+        """True if the recorded server runs and ``/ping`` answers 200. Its master is what
+        counts: workers that outlived a master killed outright may still answer for a while,
+        but nothing would replace or stop them (records without a PID: ``/ping`` alone)."""
+        if self._master() is False:
+            return False
         return ping(self.port, self.host)
+
+    def _master(self) -> bool | None:
+        """True while the recorded master runs, False once it has exited; None when the
+        record cannot tell (no PID or no start time kept) or the PID is a container
+        engine's client (the container may outlive it: ``/ping`` alone tells then)."""
+        if not isinstance(self.pid, int) or not isinstance(self.start_time, int):
+            return None
+        if self.engine not in (None, "process"):
+            return None
+        return ProcessIdentity(self.pid, self.start_time).is_alive()
 
     def invoke(
         self, body: bytes, content_type: str, accept: str, custom_attributes: str | None = None
@@ -142,7 +158,10 @@ class EndpointServer:
             return ""
         process = ProcessIdentity.of(self.pid)
         if process is None:
-            return f"its server, process {self.pid}, had already exited"
+            left = self._stop_leftovers()
+            return f"its server, process {self.pid}, had already exited" + (
+                f"; {left} worker(s) it left running were stopped" if left else ""
+            )
         if isinstance(self.start_time, int):
             if process.start_time != self.start_time:
                 return (
@@ -155,6 +174,22 @@ class EndpointServer:
             )
         _terminate(process)
         return ""
+
+    def _stop_leftovers(self) -> int:
+        """Kill what is left of the exited master's process group (workers that outlived
+        it); return how many. A member is killed only if it was started as this endpoint's
+        server, so a stranger in a group of the same number is left alone."""
+        if not isinstance(self.pid, int) or not isinstance(self.start_time, int):
+            return 0
+        members = ProcessIdentity(self.pid, self.start_time).group_members()
+        leftovers = [ProcessIdentity.of(pid) for pid in members if self._started_for(pid)]
+        alive = [process for process in leftovers if process is not None]
+        for process in alive:
+            _signal(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_SECONDS  # gone before the record says Deleted
+        while any(process.is_alive() for process in alive) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(alive)
 
     def _started_for(self, pid: int) -> bool:
         """True if process ``pid`` was started as this endpoint's server."""

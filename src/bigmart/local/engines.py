@@ -16,11 +16,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bigmart.clipping import one_line
 from bigmart.contract import DEFAULT_OPT_ML, Env
 from bigmart.errors import UserError
 
 ENGINES = ("process", "podman", "docker")
 DEFAULT_IMAGE = "localhost/bigmart:latest"
+#: Exit codes ``docker run`` and ``podman run`` keep for their own failures (125: the
+#: engine itself failed, e.g. no daemon or an unknown image; 126/127: the command could not
+#: be run or found in the image); any other code is the container's.
+ENGINE_EXIT_CODES = (125, 126, 127)
+#: How many of a process's last output lines a failure reason quotes.
+TAIL_LINES = 3
 
 
 class EngineError(UserError, RuntimeError):
@@ -49,11 +56,20 @@ def local_image(image: str) -> str:
     return image_map(os.environ.get(IMAGE_MAP_VARIABLE, "")).get(image, image)
 
 
+#: Global flags every engine command gets on this machine (see the module's docstring).
+ENGINE_FLAGS_VARIABLE = "BIGMART_ENGINE_FLAGS"
+
+
+def engine_flags() -> list[str]:
+    """The machine's global engine flags, as ``BIGMART_ENGINE_FLAGS`` gives them."""
+    return shlex.split(os.environ.get(ENGINE_FLAGS_VARIABLE, ""))
+
+
 def engine_prefix(engine: str) -> list[str]:
     """The engine's executable and the machine's global flags."""
     if shutil.which(engine) is None:
         raise EngineError(f"--engine {engine}: {engine} is not installed (or not on PATH)")
-    return [engine, *shlex.split(os.environ.get("BIGMART_ENGINE_FLAGS", ""))]
+    return [engine, *engine_flags()]
 
 
 def train_command(engine: str, image: str, job_dir: Path) -> list[str] | None:
@@ -117,3 +133,27 @@ def serve_command(
         local_image(image),
         "serve",
     ]
+
+
+def exit_reason(argv: Sequence[str], program: str, code: int, output: Sequence[str]) -> str:
+    """Why ``program`` (``train``, ``serve``), started as ``argv``, ended with ``code``: one
+    line quoting the last lines it wrote. When a container engine could not run the
+    container at all, the engine is named: its own error is the cause, not the program."""
+    engine = Path(argv[0]).name if argv else ""
+    if engine in ENGINES and engine != "process" and code in ENGINE_EXIT_CODES:
+        head = f"{engine} could not run {program} (exit {code})"
+    else:
+        head = f"{program} exited with code {code}"
+    tail = last_lines(output)
+    return one_line(f"{head}: {tail}" if tail else head)
+
+
+def last_lines(output: Sequence[str], count: int = TAIL_LINES) -> str:
+    """The last ``count`` lines with something to say, joined with `` | ``; docker's
+    "See 'docker run --help'." pointer says nothing about the cause and is left out."""
+    lines = [
+        line.strip()
+        for line in output
+        if line.strip() and not (line.startswith("See '") and line.rstrip().endswith("--help'."))
+    ]
+    return " | ".join(lines[-count:])

@@ -283,14 +283,22 @@ class LocalSageMaker(LocalEndpoints):
 
 @dataclass
 class JobLog:
-    """A running job's log: ``echo`` (the terminal, for the CLI) and the job's stream."""
+    """A running job's log: ``echo`` (the terminal, for the CLI) and the job's stream.
 
-    echo: Echo
+    The terminal is only a view of the log: if writing to it fails (its reader went away),
+    the job runs on without it and the stream keeps every line."""
+
+    echo: Echo | None
     stream: Echo
 
     def __call__(self, line: str) -> None:
-        self.echo(line)
         self.stream(line)
+        if self.echo is None:
+            return
+        try:
+            self.echo(line)
+        except OSError:
+            self.echo = None
 
     def stream_only(self, line: str) -> None:
         """A line for the job's log readers (``bigmart api``, the SDK) alone: the CLI shows

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from bigmart.contract import Env
 from bigmart.errors import BigmartError
+from bigmart.local.engines import exit_reason
 from bigmart.local.model_location import opened_model_at
 from bigmart.model.artifact import rewrite_model
 
@@ -139,7 +140,7 @@ class ModelServer:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise ServerError(
-                    f"serve exited with code {self.process.returncode}: {self.log_tail()}"
+                    exit_reason(self.command, "serve", self.process.returncode, self.log_lines())
                 )
             if ping(self.port, self.connect_host):
                 return
@@ -186,11 +187,14 @@ class ModelServer:
             return self.process.wait()
 
     def log_tail(self, lines: int = 5) -> str:
+        return " | ".join(self.log_lines()[-lines:]) or "(empty log)"
+
+    def log_lines(self) -> list[str]:
+        """The server's log (``serve``'s and a container engine's output), [] if unreadable."""
         try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
+            return self.log_path.read_text(errors="replace").strip().splitlines()
         except OSError:
-            return "(no log)"
-        return " | ".join(text[-lines:]) or "(empty log)"
+            return []
 
 
 def ping(port: int, host: str = LOOPBACK, timeout: float = 2.0) -> bool:

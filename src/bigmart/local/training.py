@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from bigmart.container.paths import OptMl
 from bigmart.contract import EXIT_STOPPED, Env, JobStatus
 from bigmart.local import storage
-from bigmart.local.engines import DEFAULT_IMAGE, train_command
+from bigmart.local.engines import DEFAULT_IMAGE, exit_reason, train_command
 from bigmart.local.lifecycle import Echo
 from bigmart.model.archive import pack
 
@@ -129,6 +130,7 @@ def run_training_job(
         "PYTHONUNBUFFERED": "1",
     }
     argv = command or [sys.executable, "-m", "bigmart.container.train"]
+    output: deque[str] = deque(maxlen=20)  # quoted if ``train`` leaves no failure file
     with subprocess.Popen(
         argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
@@ -136,7 +138,8 @@ def run_training_job(
         try:
             assert process.stdout is not None
             for line in process.stdout:
-                echo(line.rstrip("\n"))
+                output.append(line.rstrip("\n"))
+                echo(output[-1])
             code = process.wait()
         except BaseException:
             # SIGTERM/SIGHUP raised here (or any error): ``train`` must not run on alone,
@@ -153,7 +156,9 @@ def run_training_job(
         result.metrics = json.loads(metrics_file.read_text())
     if code != 0:
         result.status = JobStatus.STOPPED if code == EXIT_STOPPED else JobStatus.FAILED
-        result.failure_reason = read_failure_reason(paths) or f"train exited with code {code}"
+        result.failure_reason = read_failure_reason(paths) or exit_reason(
+            argv, "train", code, output
+        )
         return result
     result.model_archive = pack(paths.model, paths.output / "model.tar.gz")
     paths.output_data.mkdir(parents=True, exist_ok=True)

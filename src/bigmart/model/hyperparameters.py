@@ -10,6 +10,7 @@ of this algorithm and are left out.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -105,11 +106,36 @@ def valid_names() -> str:
     return "; ".join(f"{name} ({rule})" for name, (_, rule) in _PARSERS.items())
 
 
+# Each parser raises ValueError with a reason in plain words ("not a whole number", "out of
+# range"), never Python's own wording ("invalid literal for int() with base 10"): the
+# message around it names the hyper-parameter, quotes the value and says what is valid.
+OUT_OF_RANGE = "out of range"
+
+
+def _whole(text: str) -> int:
+    """``text`` as an integer; "1.5", "ten" or "1e3" are not whole numbers."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+
+
+def _real(text: str) -> float:
+    """``text`` as a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
 def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        value = int(text)
+        value = _whole(text)
         if value < low or (high is not None and value > high):
-            raise ValueError(f"{value} is out of range")
+            raise ValueError(OUT_OF_RANGE)
         return value
 
     return parse
@@ -124,9 +150,9 @@ def _none_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 def _fraction(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
     def parse(text: str) -> float:
-        value = float(text)
+        value = _real(text)
         if not (low < value if low_open else low <= value) or value > high:
-            raise ValueError(f"{value} is out of range")
+            raise ValueError(OUT_OF_RANGE)
         return value
 
     return parse
@@ -137,6 +163,10 @@ def _max_features(text: str) -> float | str | None:
         return text
     if text.lower() in ("none", "null", "1.0", "1"):
         return None  # all features
+    try:
+        float(text)
+    except ValueError:
+        raise ValueError("neither a number nor one of the words allowed") from None
     return _fraction(0.0, 1.0, low_open=True)(text)
 
 
@@ -146,23 +176,23 @@ def _min_samples_leaf(text: str) -> int | float:
     except ValueError:
         if text.lstrip("+-").isdigit():
             raise  # an integer out of range says so, not "not a fraction"
-    value = float(text)
+    value = _real(text)
     if not 0.0 < value < 1.0:
-        raise ValueError(f"{value} is out of range")
+        raise ValueError(OUT_OF_RANGE)
     return value
 
 
 def _n_jobs(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value == 0 or value < -1:
-        raise ValueError(f"{value} is out of range")
+        raise ValueError(OUT_OF_RANGE)
     return value
 
 
 def _cv_folds(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value == 1 or not 0 <= value <= 20:
-        raise ValueError(f"{value} is out of range")
+        raise ValueError(OUT_OF_RANGE)
     return value
 
 
@@ -173,7 +203,7 @@ TARGETS: tuple[str, ...] = ("sales_per_mrp", "sales")
 
 def _target(text: str) -> str:
     if text not in TARGETS:
-        raise ValueError(f"{text!r} is not one of {', '.join(TARGETS)}")
+        raise ValueError("not one of the targets")
     return text
 
 
