@@ -72,7 +72,7 @@ def test_a_body_over_six_megabytes_is_refused_before_the_model(endpoint, runtime
             EndpointName=endpoint, Body=b"x" * (MAX_BODY_BYTES + 1), ContentType="text/csv"
         )
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
-    assert "at most 6,291,456" in raised.value.response["Error"]["Message"]
+    assert "at most 6,291,456 (6 MiB)" in raised.value.response["Error"]["Message"]
 
 
 def test_a_restarted_api_brings_back_an_endpoint_whose_server_was_killed(model_archive, tmp_path):

@@ -4,7 +4,7 @@ What boto3's ``sagemaker-runtime`` client expects back: the container's body wit
 Content-Type, the variant that answered, the custom attributes both ways; a container's
 error status as ``ModelError`` (HTTP 424, with OriginalStatusCode and OriginalMessage); an
 endpoint that does not exist or is not InService (or Updating: it serves throughout) as
-``ValidationError``; a body over 6 MB refused before it reaches the model, as SageMaker
+``ValidationError``; a body over 6 MiB refused before it reaches the model, as SageMaker
 refuses it.
 
 As SageMaker replaces an instance that fails its health check, an endpoint whose ``serve``
@@ -58,7 +58,7 @@ def too_large(size: int) -> ApiError:
     return ApiError(
         "413",
         f"the request body is {size:,} bytes; InvokeEndpoint takes at most "
-        f"{MAX_BODY_BYTES:,} ({REALTIME_MAX_PAYLOAD_MB} MB)",
+        f"{MAX_BODY_BYTES:,} ({REALTIME_MAX_PAYLOAD_MB} MiB)",
         413,
     )
 
