@@ -222,3 +222,12 @@ def test_the_readme_metric_definitions_are_the_ones_train_jobs_are_sent_with() -
     namespace: dict[str, object] = {}
     exec(code, namespace)  # the README's own block, as a user copies it
     assert namespace["metric_definitions"] == list(METRIC_DEFINITIONS)
+
+
+def test_the_first_command_installs_what_ci_tests() -> None:
+    """The install the README documents pins constraints.txt, and CI installs against it."""
+    _, first = _blocks("bash")[0]
+    assert "pip install -c constraints.txt . && .venv/bin/bigmart quickstart" in first
+    assert "scripts/test" in first
+    ci = (README.parent / "scripts" / "test").read_text()
+    assert "constraints.txt" in ci and "-c \"$pins\" -e '.[test,bench]'" in ci
