@@ -92,7 +92,10 @@ def test_csv_and_json_invocations_are_captured_as_sagemaker_captures_them(traine
             sent.write_text(text)
             answer = invoke("cap-csv", sent, "--content-type", content_type, "--accept", accept)
             assert answer.returncode == 0, answer.stderr
-            expected.append((text.encode(), content_type, answer.stdout.encode(), accept))
+            # invoke ends what it prints with a line end; a JSON answer's body has none
+            body = answer.stdout.encode()
+            body = body[:-1] if accept == "application/json" else body
+            expected.append((text.encode(), content_type, body, accept))
         bad = tmp_path / "bad.csv"
         bad.write_text("not,a,row\n")
         assert invoke("cap-csv", bad).returncode == 1  # a 400: answered, but not captured
