@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import doctest
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ import pytest
 
 from bigmart.cli.main import build_parser
 from support.aws_server import OTHER_CREDENTIAL_SOURCES, REGION, MotoServer
+from support.cli import serve_processes_of
 from support.remote import moto_client
 from test_layers import LAYERS
 
@@ -87,8 +91,11 @@ def transcript_steps() -> list[Step]:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> dict[str, object]:
-    """A fresh folder, job store and S3 (with ``bucket``) shared by every step, in order."""
+def workspace(
+    tmp_path_factory: pytest.TempPathFactory, moto: MotoServer
+) -> Iterator[dict[str, object]]:
+    """A fresh folder, job store and S3 (with ``bucket``) shared by every step, in order;
+    a server a failed step left running is stopped at the end."""
     moto.reset()
     root = tmp_path_factory.mktemp("readme")
     environment = {k: v for k, v in os.environ.items() if k not in OTHER_CREDENTIAL_SOURCES}
@@ -103,7 +110,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> dic
         Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     (root / "work").mkdir()
-    return {"cwd": root / "work", "env": environment, "failed": []}
+    yield {"cwd": root / "work", "env": environment, "failed": []}
+    for pid in serve_processes_of(root / "home"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 STEPS = transcript_steps()
