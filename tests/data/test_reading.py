@@ -1,7 +1,9 @@
 import gzip
 import io
 import logging
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -340,6 +342,22 @@ def test_a_header_of_other_names_is_not_taken_for_a_data_row(tmp_path):
     path = _csv(tmp_path, ",".join(f"c{i}" for i in range(3)) + "\n1,2,3\n")
     with pytest.raises(SchemaError, match="missing column"):
         read_labelled(path)
+
+
+def test_a_gzipped_pipe_without_compression_type_says_to_set_it(tmp_path, real_train_csv):
+    """Pipe mode: the channel's FIFO has no name to change; CompressionType is the fix."""
+    fifo = tmp_path / "training_0"
+    os.mkfifo(fifo)
+    packed = gzip.compress("\n".join(_real_lines(real_train_csv, 3)).encode())
+    writer = threading.Thread(target=fifo.write_bytes, args=(packed,))
+    writer.start()
+    with pytest.raises(SchemaError) as error:
+        read_labelled(fifo)
+    writer.join(timeout=30)
+    assert error.value.reason.endswith(
+        "it looks gzip-compressed (it starts with bytes 1f 8b): "
+        "set the channel's CompressionType to Gzip"
+    )
 
 
 def test_a_gzip_file_not_named_gz_says_it_looks_gzip_compressed(tmp_path, real_train_csv):

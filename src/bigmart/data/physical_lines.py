@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
+import stat
 from bisect import bisect_right
 from typing import IO, Any, NamedTuple
 
@@ -30,6 +32,14 @@ GZIP_MAGIC = b"\x1f\x8b"
 _NEWLINE, _QUOTE = ord("\n"), ord('"')
 #: First bytes of a line that may be blank: pandas skips lines of only spaces and tabs.
 _MAY_START_BLANK = np.isin(np.arange(256), list(b" \t\r"))
+
+
+def _is_pipe(raw: IO[bytes]) -> bool:
+    """Whether ``raw`` reads a FIFO (SageMaker's Pipe mode) rather than a file."""
+    try:
+        return stat.S_ISFIFO(os.fstat(raw.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):  # no descriptor: an in-memory body
+        return False
 
 
 class _Lines(NamedTuple):
@@ -148,7 +158,13 @@ class PhysicalLines(io.RawIOBase):
         where = "the uncompressed file" if self._gzipped else "the file"
         fix = "save the file as UTF-8"
         if not self._gzipped and self._passed == 0 and data.startswith(GZIP_MAGIC):
-            fix = "it looks gzip-compressed (it starts with bytes 1f 8b): name it .gz"
+            # a Pipe-mode channel has no file name to change: its CompressionType says gzip
+            remedy = (
+                "set the channel's CompressionType to Gzip"
+                if _is_pipe(self._raw)
+                else ("name it .gz")
+            )
+            fix = f"it looks gzip-compressed (it starts with bytes 1f 8b): {remedy}"
         return SchemaError(
             f"not UTF-8 text: byte 0x{data[bad]:02x} at offset {bad - line_start} of the line "
             f"(offset {self._passed + bad} of {where}); {fix}",
