@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bigmart.model.archive import pack
 from support.cli import BIGMART, bigmart
 
 
@@ -93,18 +94,18 @@ def test_predict_refuses_a_folder_as_input_or_output_before_any_work(tmp_path, r
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
 
 
-def test_predict_names_an_s3_model_uri_as_given(tmp_path, real_test_csv):
-    result = bigmart(
-        "predict",
-        "--model",
-        "s3://bucket/models/model.tar.gz",
-        "--input",
-        str(real_test_csv),
-        "--output",
-        str(tmp_path / "p.csv"),
-    )
+def test_predict_names_an_s3_model_uri_as_given(tmp_path, env, real_test_csv):
+    result = subprocess.run(
+        [BIGMART, "predict", "--model", "s3://bucket/models/model.tar.gz", "--input",
+         str(real_test_csv), "--output", str(tmp_path / "p.csv")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert result.returncode == 2
-    assert "'s3://bucket/models/model.tar.gz'" in result.stderr
+    assert result.stderr == (
+        "bigmart: error: --model 's3://bucket/models/model.tar.gz' does not exist "
+        "(give the model.tar.gz's URI)\n"
+    )
+    assert not (tmp_path / "p.csv").exists()
 
 
 # -- a bad model or a full disk is one line, never a traceback (issue 10, items 3 and 6) --
@@ -305,7 +306,8 @@ def test_predict_reads_and_writes_s3(tmp_path, env, trained_model, real_test_csv
     s3.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": REGION})
     rows = _small_input(tmp_path, real_test_csv, rows=20)
     s3.put_object(Bucket="data", Key="in/rows.csv", Body=rows.read_bytes())
-    command = [BIGMART, "predict", "--model", str(trained_model), "--input"]
+    s3.upload_file(str(pack(trained_model, tmp_path / "model.tar.gz")), "data", "m.tar.gz")
+    command = [BIGMART, "predict", "--model", "s3://data/m.tar.gz", "--input"]
     done = subprocess.run(
         [*command, "s3://data/in/rows.csv", "--output", "s3://data/out/p.csv"],
         env=env, capture_output=True, text=True, timeout=120,

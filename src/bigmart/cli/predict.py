@@ -18,7 +18,9 @@ from bigmart.cli import UsageError
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     predict = commands.add_parser("predict", help="score a CSV file with a model, no server")
     # Plain strings, not Path: Path() would print s3://b/k as s3:/b/k in messages.
-    predict.add_argument("--model", required=True, help="model folder or model.tar.gz")
+    predict.add_argument(
+        "--model", required=True, help="model folder or model.tar.gz, local or s3://"
+    )
     predict.add_argument(
         "--input",
         required=True,
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from bigmart.local.predict import predict_csv
     from bigmart.model.artifact import ArtifactError
 
+    check_model(args.model)
     check_paths(args.input, args.output)
     try:
         rows = predict_csv(args.model, args.input, args.output)
@@ -60,6 +63,14 @@ def describe_failure(error: OSError, output_csv: str) -> str:
     if error.filename is None and error.errno in WRITE_ERRORS:
         return f"cannot write --output {output_csv!r}: {error.strerror}"
     return describe_os_error(error)
+
+
+def check_model(model: str) -> None:
+    """An S3 model that is not there is a usage error naming it, like a missing folder."""
+    from bigmart.local import storage
+
+    if storage.is_s3(model) and not storage.object_exists(model):
+        raise UsageError(f"--model {model!r} does not exist (give the model.tar.gz's URI)")
 
 
 def check_paths(input_csv: str, output_csv: str) -> None:

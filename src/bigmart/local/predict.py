@@ -20,7 +20,7 @@ from bigmart.codecs import format_predictions
 from bigmart.data.reading import iter_csv_chunks
 from bigmart.files import replacing
 from bigmart.local import storage
-from bigmart.model.archive import opened_model
+from bigmart.local.model_location import opened_model_at
 from bigmart.model.predictor import Predictor
 
 
@@ -32,10 +32,10 @@ def predict_csv(
     chunk_rows: int = 50_000,
 ) -> int:
     """Score every row of ``input_csv`` (header required) into ``output_csv``, one
-    prediction per line in input order; return the number of rows. Either may be an
-    ``s3://`` URI: the input is streamed, the output uploaded whole when every row is
-    scored."""
-    with opened_model(model) as model_dir:
+    prediction per line in input order; return the number of rows. Each may be an
+    ``s3://`` URI: the model archive is fetched (bounded), the input streamed, the output
+    uploaded whole when every row is scored."""
+    with opened_model_at(os.fspath(model)) as model_dir:
         predictor = Predictor.load(model_dir)
     rows = 0
     with _reading(str(input_csv)) as source, _writing(str(output_csv)) as out:
