@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import boto3
+
 from bigmart.local.jobs import JobStore
 from support.aws_server import (
     REGION,
@@ -288,3 +290,30 @@ def test_remote_records_hold_the_arn_the_resolved_region_and_the_instance_type(e
         assert parameters["arn"] == arn, name
         assert parameters["region"] == REGION, name
         assert parameters["instance_type"] == "ml.m5.large", name
+
+
+def test_an_endpoint_is_invoked_and_deleted_in_the_region_it_was_created_in(env, moto):
+    """Created with --region, the endpoint is found there later without --region (the
+    environment's default region is another one)."""
+    created = bigmart(
+        env, "endpoint", "create", "--model", "s3://my-bucket/models/m/model.tar.gz",
+        "--name", "west-ep", "--region", "us-west-2", *ON_AWS,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert env["AWS_DEFAULT_REGION"] != "us-west-2"
+    record = json.loads(bigmart(env, "jobs", "show", "west-ep").stdout)
+    assert record["parameters"]["region"] == "us-west-2"
+    moto.set_endpoint_results([{"Body": "1.5\n", "ContentType": "text/csv"}])
+    body = Path(env.get("TMPDIR", "/tmp")) / f"west-{os.getpid()}.csv"
+    body.write_text("FDW58,20.75,Low Fat,0.0075,Snack Foods,107.86,OUT049,1999,Medium,,\n")
+    invoked = bigmart(env, "endpoint", "invoke", "west-ep", "--body", str(body))
+    assert invoked.returncode == 0, invoked.stderr
+    deleted = bigmart(env, "endpoint", "delete", "west-ep")
+    assert deleted.returncode == 0, deleted.stderr
+    west = boto3.session.Session(region_name="us-west-2").client(
+        "sagemaker",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    assert west.list_endpoints()["Endpoints"] == []

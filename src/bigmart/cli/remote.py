@@ -76,11 +76,21 @@ def _s3(value: str | None, option: str) -> str:
     return value
 
 
-def _clients(args: argparse.Namespace, *names: str) -> list[Any]:
+def _clients(args: argparse.Namespace, *names: str, region: str | None = None) -> list[Any]:
     from bigmart import aws
 
-    session = aws.session(region=args.region)
+    session = aws.session(region=region or args.region)
     return [session.client(name) for name in names]
+
+
+def _endpoint_region(args: argparse.Namespace) -> str | None:
+    """``--region``, else the region the endpoint was created in (its record keeps it), so
+    invoke and delete reach it whatever the environment's default region is now."""
+    if args.region:
+        return str(args.region)
+    record = _jobs().store.get(args.name, "endpoint")
+    region = record.parameters.get("region") if record else None
+    return str(region) if region else None
 
 
 def _echo(line: str) -> None:
@@ -155,7 +165,7 @@ def invoke_endpoint(args: argparse.Namespace, body: bytes) -> int:
     from bigmart.cli.common import write_answer
 
     with aws_errors():
-        (runtime,) = _clients(args, "sagemaker-runtime")
+        (runtime,) = _clients(args, "sagemaker-runtime", region=_endpoint_region(args))
         payload, _ = aws.invoke_endpoint(runtime, args.name, body, args.content_type, args.accept)
     write_answer(payload)
     return 0
@@ -165,7 +175,7 @@ def delete_endpoint(args: argparse.Namespace) -> int:
     from bigmart import aws
 
     with aws_errors():
-        (sm,) = _clients(args, "sagemaker")
+        (sm,) = _clients(args, "sagemaker", region=_endpoint_region(args))
         deleted = aws.delete_endpoint(sm, args.name)
     _jobs().endpoint_deleted(args.name)
     print(f"deleted on SageMaker: {', '.join(deleted)}")
