@@ -3,7 +3,9 @@ waiting with boto3's own waiters, and every Describe answer fits botocore's outp
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +240,25 @@ def test_a_training_job_reads_and_writes_s3(moto, synthetic_csv, tmp_path):
         done["ModelArtifacts"]["S3ModelArtifacts"] == "s3://data/models/api-s3/output/model.tar.gz"
     )
     assert s3.head_object(Bucket="data", Key="models/api-s3/output/model.tar.gz")["ContentLength"]
+
+
+def test_an_idle_connection_outlives_an_sdk_poll_interval(api_server):
+    """The SDK polls every few seconds on one kept-alive connection; a server that closes
+    idle connections after 5 s (uvicorn's default) races those polls and boto3 fails with
+    "Connection was closed before we received a valid response"."""
+    host, port = api_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    request = json.dumps({}).encode()
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "SageMaker.ListEndpoints",
+    }
+    answers = []
+    for pause in (0, 7):  # past uvicorn's 5 s, within any poll interval the SDK uses
+        time.sleep(pause)
+        connection.request("POST", "/", body=request, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        answers.append(response.status)
+    assert answers == [200, 200]
+    connection.close()

@@ -65,6 +65,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     api.set_defaults(handler=run)
 
 
+#: How long an idle client connection is kept. uvicorn's default, 5 s, is what SDK clients
+#: wait between polls (DescribeTrainingJob, GetLogEvents): the server closed a connection
+#: just as the client sent its next request on it, and boto3 saw "Connection was closed
+#: before we received a valid response". AWS's own front ends keep idle connections longer.
+KEEPALIVE_SECONDS = 75
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -84,5 +91,12 @@ def run(args: argparse.Namespace) -> int:
         f" AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={where}",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=KEEPALIVE_SECONDS,
+    )
     return 0
