@@ -3,13 +3,16 @@ and errors as one line.
 
 A message that quotes input must stay short whatever the input holds: a 20 MB header
 line must not become a 20 MB FailureReason or log line. No imports beyond the standard
-library, so the ``train`` entry point can use it before its slow imports.
+library (and ``errors``, which has none), so the ``train`` entry point can use it before
+its slow imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from bigmart.errors import BigmartError  # standard library only, as this module
 
 #: A failure reason quoting input or an exception is clipped to this many characters.
 REASON_LIMIT = 500
@@ -28,9 +31,10 @@ def clip_list(items: Sequence[Any], *, each: int = 40, shown: int = 12) -> str:
 
 
 def describe(error: BaseException) -> str:
-    """An exception as users read it: its message, with its type when the type says more."""
+    """An exception as users read it: its message, with its type when the type says more
+    (never for the product's own errors: their messages are written for the user)."""
     text = str(error)
-    if isinstance(error, (OSError, ValueError)) and text:
+    if isinstance(error, (BigmartError, OSError, ValueError)) and text:
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

@@ -136,7 +136,7 @@ def job_lifecycle(
         _end(store, name, kind, JobStatus.FAILED, str(error))
         raise
     except expected as error:
-        outcome.fail(_user_facing(error))
+        outcome.fail(describe(error))
     except Exception as error:  # a defect: the job still ends, and the details are kept
         outcome.fail(unexpected_failure(store, name, error))
     except BaseException as error:  # Ctrl-C, or a signal raised as Terminated: Stopped
@@ -151,13 +151,6 @@ def job_lifecycle(
         failure_reason=outcome.failure_reason,
         ended=outcome.status != EndpointStatus.IN_SERVICE,
     )
-
-
-def _user_facing(error: Exception) -> str:
-    """A product error's own message (written for the user: no class name in front of it),
-    any other error as ``describe`` puts it."""
-    text = str(error)
-    return text if isinstance(error, BigmartError) and text else describe(error)
 
 
 def _end(store: JobStore, name: str, kind: str, status: str, reason: str) -> None:
