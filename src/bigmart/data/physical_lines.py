@@ -158,12 +158,9 @@ class PhysicalLines(io.RawIOBase):
         where = "the uncompressed file" if self._gzipped else "the file"
         fix = "save the file as UTF-8"
         if not self._gzipped and self._passed == 0 and data.startswith(GZIP_MAGIC):
-            # a Pipe-mode channel has no file name to change: its CompressionType says gzip
-            remedy = (
-                "set the channel's CompressionType to Gzip"
-                if _is_pipe(self._raw)
-                else ("name it .gz")
-            )
+            remedy = "name it .gz"
+            if _is_pipe(self._raw):  # a Pipe-mode channel has no name to change
+                remedy = "set the channel's CompressionType to Gzip"
             fix = f"it looks gzip-compressed (it starts with bytes 1f 8b): {remedy}"
         return SchemaError(
             f"not UTF-8 text: byte 0x{data[bad]:02x} at offset {bad - line_start} of the line "
