@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import boto3
 
@@ -14,7 +15,9 @@ from support.aws_server import (
 from support.remote import bigmart
 
 
-def test_image_push_builds_logs_in_and_pushes_with_the_engine(env, tmp_path):
+def recording_podman(tmp_path: Path) -> tuple[Path, Path]:
+    """A ``podman`` stand-in that appends each command line it gets to ``calls`` (JSON
+    lines) and reads the password ``login`` is given on stdin; returns (it, calls)."""
     calls = tmp_path / "calls.jsonl"
     fake = tmp_path / "bin" / "podman"
     fake.parent.mkdir()
@@ -24,6 +27,11 @@ def test_image_push_builds_logs_in_and_pushes_with_the_engine(env, tmp_path):
         "sys.stdin.read() if 'login' in sys.argv else None\n"
     )
     fake.chmod(0o755)
+    return fake, calls
+
+
+def test_image_push_builds_logs_in_and_pushes_with_the_engine(env, tmp_path):
+    fake, calls = recording_podman(tmp_path)
     result = bigmart(
         {**env, "PATH": f"{fake.parent}:{env['PATH']}"},
         "image",
@@ -55,15 +63,7 @@ def test_image_push_builds_logs_in_and_pushes_with_the_engine(env, tmp_path):
 
 
 def test_image_push_passes_the_engine_flags_and_the_base_image(env, tmp_path):
-    calls = tmp_path / "calls.jsonl"
-    fake = tmp_path / "bin" / "podman"
-    fake.parent.mkdir()
-    fake.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        "sys.stdin.read() if 'login' in sys.argv else None\n"
-    )
-    fake.chmod(0o755)
+    fake, calls = recording_podman(tmp_path)
     environment = {
         **env,
         "PATH": f"{fake.parent}:{env['PATH']}",
