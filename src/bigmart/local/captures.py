@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
@@ -218,20 +218,19 @@ def parse_request(at: datetime, data: dict[str, Any], source: str) -> CapturedRe
     sent, answer = data.get("endpointInput"), data.get("endpointOutput")
     if sent is None and answer is None:
         raise UnreadableLine("captureData has neither endpointInput nor endpointOutput")
-    rows = predictions = None
-    if sent is not None:
-        body, content_type = _payload(sent, "endpointInput")
-        try:
-            rows = decode(body, content_type)
-        except UserError as error:
-            raise UnreadableLine(f"endpointInput: {error}") from None
-    if answer is not None:
-        body, content_type = _payload(answer, "endpointOutput")
-        try:
-            predictions = decode_predictions(body, content_type)
-        except UserError as error:
-            raise UnreadableLine(f"endpointOutput: {error}") from None
+    rows = None if sent is None else _decoded(sent, "endpointInput", decode)
+    predictions = None if answer is None else _decoded(answer, "endpointOutput", decode_predictions)
     return CapturedRequest(at, rows, predictions, source)
+
+
+def _decoded(part: Any, label: str, decoder: Callable[[bytes, str | None], Any]) -> Any:
+    """One side of a capture record read by ``serve``'s own decoder; its refusal is an
+    unreadable line naming the side."""
+    body, content_type = _payload(part, label)
+    try:
+        return decoder(body, content_type)
+    except UserError as error:
+        raise UnreadableLine(f"{label}: {error}") from None
 
 
 def _payload(payload: Any, where: str) -> tuple[bytes, str]:
