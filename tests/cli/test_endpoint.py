@@ -23,7 +23,7 @@ from bigmart.local.jobs import OWNER_GONE
 from bigmart.local.processes import ProcessIdentity
 from bigmart.local.server_process import ModelServer
 from bigmart.model.archive import pack
-from support.cli import BIGMART, bigmart
+from support.cli import BIGMART, bigmart, process_gone
 from support.servers import listening_addresses
 
 
@@ -107,7 +107,7 @@ def test_endpoint_lifecycle(trained_model, tmp_path):
     finally:
         deleted = bigmart("endpoint", "delete", "ep-1")
     assert deleted.returncode == 0, deleted.stderr
-    assert deleted.stdout.strip() == "endpoint ep-1: Deleted" and _gone(server)
+    assert deleted.stdout.strip() == "endpoint ep-1: Deleted" and process_gone(server)
     gone = bigmart("endpoint", "invoke", "ep-1", "--body", str(body))
     assert gone.returncode == 2 and "Deleted" in gone.stderr
     shown = bigmart("jobs", "show", "ep-1", "--kind", "endpoint")
@@ -307,14 +307,6 @@ def _killed_creator_test(trained_model: Path, tmp_path: Path, name: str):
         os.kill(engine_pid, signal.SIGKILL)  # the server runs in a session of its own
 
 
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
-
-
 def test_sigterm_of_the_command_fails_the_endpoint_and_stops_its_server(trained_model, tmp_path):
     environment, calls = _fake_engine(tmp_path)
     process, engine_pid = _start_creating(trained_model, "ep-sigterm", environment, calls)
@@ -322,13 +314,13 @@ def test_sigterm_of_the_command_fails_the_endpoint_and_stops_its_server(trained_
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     finally:
-        if not _gone(engine_pid):
+        if not process_gone(engine_pid):
             os.kill(engine_pid, signal.SIGKILL)
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "SIGTERM" in stderr and "Traceback" not in stderr
     record = store().get("ep-sigterm")
     assert record.status == "Failed" and "SIGTERM" in record.failure_reason
-    assert _gone(engine_pid)
+    assert process_gone(engine_pid)
     # the container engine was told to bind loopback inside its host network (item 13)
     assert "BIGMART_BIND_HOST=127.0.0.1" in calls.read_text().split()
 
@@ -417,7 +409,7 @@ def test_delete_stops_the_server_and_all_its_workers(trained_model):
     finally:
         deleted = bigmart("endpoint", "delete", "ep-tree")
     assert deleted.returncode == 0 and deleted.stdout.strip() == "endpoint ep-tree: Deleted"
-    assert _gone(master.pid) and all(_gone(pid) for pid in workers)
+    assert process_gone(master.pid) and all(process_gone(pid) for pid in workers)
 
 
 # --- a server whose master is killed outright (issue 15) ---------------------------------
@@ -451,14 +443,14 @@ def test_workers_end_with_a_sigkilled_master_and_the_endpoint_is_not_answering(t
         assert workers
         os.kill(master.pid, signal.SIGKILL)
         # the kernel tells each worker its master died: they close the port and exit
-        assert _wait_until(lambda: all(_gone(pid) for pid in workers)), workers
+        assert _wait_until(lambda: all(process_gone(pid) for pid in workers)), workers
         assert not _port_answers(artifacts["port"])
         listed = bigmart("endpoint", "list")
         (line,) = [line for line in listed.stdout.splitlines() if line.startswith("ep-orphans ")]
         assert line.split()[1] == "NotAnswering", listed.stdout
     finally:
         for pid in workers:
-            if not _gone(pid):
+            if not process_gone(pid):
                 os.kill(pid, signal.SIGKILL)
         deleted = bigmart("endpoint", "delete", "ep-orphans")
     assert deleted.returncode == 0 and "already exited" in deleted.stdout, deleted.stdout

@@ -13,6 +13,7 @@ from pathlib import Path
 from bigmart.local.endpoint_servers import EndpointServer
 from bigmart.local.processes import ProcessIdentity
 from bigmart.local.server_process import free_port, ping
+from support.cli import process_gone
 
 #: A master that forks one "worker" answering ``/ping`` with 200, as a server's would.
 MASTER = """
@@ -32,14 +33,6 @@ if os.fork() == 0:
     listener.serve_forever()
 time.sleep(120)
 """
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
 
 
 def _server_with_a_worker_left_behind(folder: Path) -> tuple[EndpointServer, int]:
@@ -74,9 +67,9 @@ def test_a_server_whose_master_died_does_not_answer_and_stop_ends_what_it_left(t
         assert not server.answers()  # but the server is dead: nothing would replace it
         note = server.stop()
         assert "already exited" in note and "1 worker(s)" in note, note
-        assert _gone(worker)
+        assert process_gone(worker)
     finally:
-        if not _gone(worker):
+        if not process_gone(worker):
             os.kill(worker, signal.SIGKILL)
 
 
@@ -90,6 +83,6 @@ def test_stop_leaves_alone_a_group_member_not_started_for_this_endpoint(tmp_path
             model_dir=str(tmp_path / "other" / "model"),
         )
         assert other.stop() == f"its server, process {server.pid}, had already exited"
-        assert not _gone(worker)
+        assert not process_gone(worker)
     finally:
         os.kill(worker, signal.SIGKILL)

@@ -100,3 +100,12 @@ def job_record(home: Path, name: str) -> dict:
     )
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)
+
+
+def process_gone(pid: int) -> bool:
+    """True once process ``pid`` has exited (no longer in /proc, or a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
