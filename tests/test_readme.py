@@ -204,9 +204,9 @@ def test_every_bigmart_command_the_readme_writes_exists_with_those_options() -> 
 
 
 def _layout() -> str:
+    """The README's Layout section, up to the next section if one follows."""
     text = README.read_text()
-    start = text.index("## Layout")
-    return text[start : text.index("\n## ", start + 1) if "\n## " in text[start + 1 :] else None]
+    return text[text.index("## Layout") :].split("\n## ", 1)[0]
 
 
 def test_the_layout_names_every_module_and_the_layers_in_their_order() -> None:
