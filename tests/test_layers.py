@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bigmart.files",
             "bigmart.contract",
             "bigmart.errors",
+            "bigmart.lifeline",
         ),
     ),
     ("data", ("bigmart.data",)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,8 @@ from bigmart.data.reading import iter_csv_chunks
 from bigmart.local.jobs import JobStore
 from bigmart.model.predictor import Predictor
 from support.aws_server import moto_server
-from support.cli import bigmart, show_job, train_argv
+from support.cli import bigmart, process_gone, show_job, train_argv
+from support.endpoints import until
 
 
 def test_an_s3_output_in_a_missing_bucket_ends_the_job_failed_in_one_line(tmp_path):
@@ -79,6 +81,39 @@ def test_sigterm_to_train_stops_the_job_and_its_train_process(tmp_path):
     assert record["status"] == "Stopped"
     assert "SIGTERM" in str(record["failure_reason"]) and record["ended"] is not None
     assert not any(Path(f"/proc/{child}").exists() for child in children)
+
+
+def test_train_ends_with_a_bigmart_killed_outright_and_writes_no_model(tmp_path):
+    data = tmp_path / "train.csv"
+    synth.write_csv(data, 8_000, seed=3)
+    environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        train_argv(data, str(tmp_path / "runs"), "killed", trees=3000),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("  | "):  # train's own log: it runs
+                break
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert children, "train is not running"
+        process.kill()  # bigmart alone, as the OOM killer would: not its process group
+        process.wait(timeout=60)
+        until(lambda: all(process_gone(int(child)) for child in children), "train to end", 60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    record = show_job("killed", environment)
+    assert record["status"] == "Failed"
+    assert "the job's process ended without reporting" in str(record["failure_reason"])
+    job = tmp_path / "runs" / "killed"
+    assert (job / "output" / "failure").read_text().startswith("Training stopped: SIGTERM")
+    assert list((job / "model").iterdir()) == []  # train stopped, not run to its end
 
 
 def test_an_unexpected_error_after_the_record_exists_ends_it_failed(tmp_path, monkeypatch):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from bigmart.data import synthetic as synth
 from support.cli import job_record, serve_processes_of, start_bigmart, terminate_after
+from support.endpoints import until
 from support.transform import expected, rows_file
 
 
@@ -187,6 +190,39 @@ def test_sigterm_stops_a_transform_job_and_its_server(tmp_path, trained_model):
     assert serve_processes_of(home) == []
     assert not (tmp_path / "out" / "rows.csv.out").exists()
     assert [p.name for p in (tmp_path / "out").glob(".*")] == []  # no temporary file left
+
+
+def test_a_transform_killed_outright_takes_its_server_and_its_scratch_with_it(
+    tmp_path, trained_model
+):
+    home = tmp_path / "home"
+    source = tmp_path / "in" / "rows.csv"
+    synth.write_csv(source, 300_000, seed=3, with_target=False)  # about half a minute
+    process = start_bigmart(
+        [
+            "transform", "--model", str(trained_model), "--input", str(source.parent),
+            "--output", str(tmp_path / "out"), "--name", "killed-transform",
+        ],
+        home,
+    )  # fmt: skip
+    scratch = home / "jobs" / "killed-transform" / "transform-scratch"
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "settings:" in line:  # its server answers: the records are being sent
+                break
+        assert (scratch / "model").is_dir() and serve_processes_of(home)
+        process.kill()  # bigmart alone, as the OOM killer would: not its process group
+        process.wait(timeout=60)
+        until(lambda: serve_processes_of(home) == [], "the transform's server to end", 60)
+    finally:
+        for pid in serve_processes_of(home):
+            os.kill(pid, signal.SIGKILL)
+    record = job_record(home, "killed-transform")  # this reader ends the record
+    assert record["status"] == "Failed", record
+    assert "the job's process ended without reporting" in record["failure_reason"]
+    assert not scratch.exists()
+    assert not (tmp_path / "out" / "rows.csv.out").exists()
 
 
 # -- issue 15 --

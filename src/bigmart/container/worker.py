@@ -3,23 +3,19 @@ ending with its master."""
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
-import os
 import resource
-import signal
 from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
 from bigmart.container.protocol import GuardedHttpToolsProtocol, WorkerGuard
 from bigmart.container.settings import ServingSettings
+from bigmart.lifeline import exit_with_parent
 
 #: File descriptors kept free of client connections: the listening socket, the model's
 #: files, logs, the master's pipes.
 RESERVED_FILES = 64
-#: prctl's option that has the kernel signal this process when its parent exits.
-PR_SET_PDEATHSIG = 1
 
 
 class ServingWorker(UvicornWorker):  # type: ignore[misc]  # gunicorn is untyped
@@ -35,23 +31,6 @@ class ServingWorker(UvicornWorker):  # type: ignore[misc]  # gunicorn is untyped
         """The worker's start, in the forked child: first bound to its master's life."""
         exit_with_parent(self.ppid)
         super().init_process()
-
-
-def exit_with_parent(parent: int) -> None:
-    """Have the kernel send this process SIGTERM (a graceful exit: the listening socket is
-    closed first) when its parent dies, and exit now if it already has.
-
-    A master killed outright (SIGKILL, the OOM killer) cannot stop its workers; left alone,
-    they would go on answering on the port with nobody to replace or stop them, and a server
-    that looks dead to its record would still serve. Linux only; elsewhere a no-op.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the master died before the request was in place
-        os._exit(0)
 
 
 def connection_limits(settings: ServingSettings) -> Any:

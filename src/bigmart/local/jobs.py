@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -437,6 +438,12 @@ class JobStore:
             finally:
                 held.discard(name)
 
+    def scratch(self, kind: str, name: str) -> Path:
+        """The folder where a running job keeps what only it needs (a transform's copy of
+        its model): the job removes it when it ends, and so does the reader that ends the
+        job of an owner found gone, which could not."""
+        return self.home / "jobs" / name / f"{kind}-scratch"
+
     def _checked(self, row: tuple[Any, ...]) -> JobRecord:
         """The record of ``row``; if it says running but its owner is gone, it is ended
         Failed (in the database too, once: the update only applies while it still says
@@ -460,6 +467,7 @@ class JobStore:
                 f"SELECT {COLUMNS} FROM jobs WHERE kind = ? AND name = ?",
                 (record.kind, record.name),
             ).fetchone()
+        shutil.rmtree(self.scratch(record.kind, record.name), ignore_errors=True)
         return _record(fresh) if fresh else record
 
 

@@ -171,6 +171,7 @@ class LocalSageMaker(LocalEndpoints):
                 destination,
                 options,
                 report_dir=self.store.home / "jobs" / name,
+                scratch=self.store.scratch("transform", name),
                 echo=echo,
                 engine=self.engine,
                 image=image,

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from bigmart.contract import Env
 from bigmart.errors import BigmartError
+from bigmart.lifeline import tethered
 from bigmart.local.engines import exit_reason
 from bigmart.local.model_location import opened_model_at
 from bigmart.model.artifact import rewrite_model
@@ -78,7 +79,9 @@ class ModelServer:
     """One ``serve`` process tree on a port of ``host`` (loopback unless told otherwise).
 
     The bind address reaches ``serve`` as ``BIGMART_BIND_HOST``; a container engine's
-    command must pass it on (see ``engines.serve_command``).
+    command must pass it on (see ``engines.serve_command``). A ``detached`` server (an
+    endpoint's) outlives the command that started it; any other ends with the process that
+    started it, even one killed outright (``bigmart.lifeline``).
     """
 
     def __init__(
@@ -125,7 +128,7 @@ class ModelServer:
         log: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         try:
             self.process = subprocess.Popen(
-                self.command,
+                self.command if self.detached else tethered(self.command),
                 env=environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,

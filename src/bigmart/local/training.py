@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bigmart.container.paths import OptMl
 from bigmart.contract import EXIT_STOPPED, Env, JobStatus
+from bigmart.lifeline import tethered
 from bigmart.local import storage
 from bigmart.local.engines import DEFAULT_IMAGE, exit_reason, train_command
 from bigmart.local.lifecycle import Echo
@@ -132,7 +133,11 @@ def run_training_job(
     argv = command or [sys.executable, "-m", "bigmart.container.train"]
     output: deque[str] = deque(maxlen=20)  # quoted if ``train`` leaves no failure file
     with subprocess.Popen(
-        argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        tethered(argv),  # killed outright, this process takes ``train`` with it
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     ) as process:
         previous = signal.signal(signal.SIGINT, lambda *_: process.send_signal(signal.SIGTERM))
         try:

@@ -30,6 +30,7 @@ def run(model, source, output, tmp_path, **options):
         str(output),
         TransformOptions(**options),
         report_dir=tmp_path / "report",
+        scratch=tmp_path / "scratch",
         echo=lambda _: None,
         progress_bar=False,
     )
@@ -387,6 +388,7 @@ def test_the_job_ends_failed_with_a_report_when_objects_fail(tmp_path, monkeypat
         str(tmp_path / "out"),
         TransformOptions(),
         report_dir=tmp_path / "report",
+        scratch=tmp_path / "scratch",
         echo=lambda _: None,
         progress_bar=False,
     )

@@ -6,10 +6,12 @@ line and reason of any failure) is written to ``<state>/jobs/<name>/report.json`
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,19 +60,25 @@ def run_transform_job(
     options: TransformOptions,
     *,
     report_dir: Path,
+    scratch: Path,
     echo: Echo = print,
     progress_bar: bool | None = None,
     engine: str = "process",
     image: str = DEFAULT_IMAGE,
 ) -> TransformJobResult:
-    """Run one transform job end to end; never raises for bad records (they are reported)."""
+    """Run one transform job end to end; never raises for bad records (they are reported).
+
+    ``scratch`` is the folder for the server's ``/opt/ml`` (a copy of the model), made
+    empty first and removed when the job ends (``JobStore.scratch``: in the job's folder,
+    where the reader that ends a job killed outright removes it too).
+    """
     started = time.monotonic()
     objects = storage.list_objects(input_location)
     if not objects:
         raise storage.StorageError(f"{input_location}: no input objects")
     echo(f"{len(objects)} input object(s), {sum(o.size for o in objects):,} bytes")
-    with tempfile.TemporaryDirectory(prefix="bigmart-transform-") as scratch:
-        paths = OptMl(Path(scratch))
+    with _scratch_folder(scratch) as root:
+        paths = OptMl(root)
         materialize_model(model, paths.model)
         port = free_port()
         environment = batch_environment(options)
@@ -126,3 +134,14 @@ def run_transform_job(
         )
     )
     return result
+
+
+@contextlib.contextmanager
+def _scratch_folder(folder: Path) -> Iterator[Path]:
+    """``folder``, created empty, removed at the end."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
