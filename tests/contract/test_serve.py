@@ -18,7 +18,7 @@ import pytest
 
 from bigmart.local.server_process import PING_TIMEOUT_SECONDS, ServerError
 from bigmart.model.artifact import rewrite_model
-from support.servers import FEATURE_LINE, serve_process, start_server
+from support.servers import FEATURE_LINE, read_until_closed, serve_process, start_server
 
 HEADER = (
     "Item_Identifier,Item_Weight,Item_Fat_Content,Item_Visibility,Item_Type,Item_MRP,"
@@ -303,13 +303,6 @@ def test_a_client_still_sending_its_over_limit_body_reads_the_413(server):
     assert b"x-amzn-sagemaker-custom-attributes: trace=7" in answer.lower()
     assert b"6 MiB payload limit" in answer
     assert server.invoke(FEATURE_LINE.encode()).status == 200
-
-
-def read_until_closed(connection: socket.socket) -> bytes:
-    chunks = []
-    while chunk := connection.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def test_chunked_body_over_the_limit_is_413(server):

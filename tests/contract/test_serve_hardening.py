@@ -18,7 +18,14 @@ import pytest
 
 from bigmart.local.server_process import PING_TIMEOUT_SECONDS, free_port
 from bigmart.model.artifact import rewrite_model
-from support.servers import FEATURE_LINE, RunningServer, listening_addresses, start_server
+from support.servers import (
+    FEATURE_LINE,
+    RunningServer,
+    listening_addresses,
+    read_until_closed,
+    send_ignoring_refusal,
+    start_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,25 +64,6 @@ def guarded(opt_ml, tmp_path_factory):
     )
     yield running
     assert running.stop() == 0
-
-
-def read_until_closed(connection: socket.socket, timeout: float = 15) -> bytes:
-    """Everything the server sends until it closes; fails if it keeps the connection."""
-    connection.settimeout(timeout)
-    answer = b""
-    while True:
-        try:
-            chunk = connection.recv(65536)
-        except ConnectionResetError:
-            return answer
-        if not chunk:
-            return answer
-        answer += chunk
-
-
-def send_ignoring_refusal(connection: socket.socket, data: bytes) -> None:
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        connection.sendall(data)  # the server may stop reading: that is the point
 
 
 def test_a_one_megabyte_head_is_431_and_the_connection_closed(guarded):

@@ -6,6 +6,7 @@ this adds only what a test needs on top: an HTTP client and the whole log.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import sys
@@ -109,3 +110,22 @@ def listening_addresses(port: int) -> set[str]:
                 words = [word[::-1] for word in words]
             found.add(socket.inet_ntop(family, b"".join(words)))
     return found
+
+
+def read_until_closed(connection: socket.socket, timeout: float = 15) -> bytes:
+    """Everything the server sends until it closes; fails if it keeps the connection."""
+    connection.settimeout(timeout)
+    answer = b""
+    while True:
+        try:
+            chunk = connection.recv(65536)
+        except ConnectionResetError:
+            return answer
+        if not chunk:
+            return answer
+        answer += chunk
+
+
+def send_ignoring_refusal(connection: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        connection.sendall(data)  # the server may stop reading: that is the point

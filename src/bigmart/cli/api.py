@@ -65,17 +65,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     api.set_defaults(handler=run)
 
 
-#: How long an idle client connection is kept. uvicorn's default, 5 s, is what SDK clients
-#: wait between polls (DescribeTrainingJob, GetLogEvents): the server closed a connection
-#: just as the client sent its next request on it, and boto3 saw "Connection was closed
-#: before we received a valid response". AWS's own front ends keep idle connections longer.
-KEEPALIVE_SECONDS = 75
-
-
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bigmart.api.app import sagemaker_api
+    from bigmart.api.http import KEEPALIVE_SECONDS, guarded_protocol
 
     warn_if_exposed(args.host, args.port)
     if args.image_map:  # the job workers inherit it with the environment
@@ -98,5 +92,6 @@ def run(args: argparse.Namespace) -> int:
         log_level="warning",
         lifespan="on",
         timeout_keep_alive=KEEPALIVE_SECONDS,
+        http=guarded_protocol(),
     )
     return 0

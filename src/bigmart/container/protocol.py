@@ -26,7 +26,9 @@ destroy the answer before the client reads it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import resource
 from typing import Any
 
 import orjson
@@ -45,6 +47,9 @@ SMALL_BODY = 16 * 1024
 #: How long a refused connection's further input is read and dropped before closing.
 LINGER_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 1
+#: File descriptors kept free of client connections: the listening socket, the model's
+#: files, logs, a master's pipes.
+RESERVED_FILES = 64
 #: A sweep that starts this much later than planned means the event loop was blocked
 #: (e.g. scoring a large batch): that time is not counted against the clients.
 LAG_TOLERANCE = 0.5
@@ -70,6 +75,14 @@ class _AnsweredCycle:
 
 
 ANSWERED = _AnsweredCycle()
+
+
+def within_open_files(limits: ConnectionLimits) -> ConnectionLimits:
+    """``limits`` with the connection cap kept under this process's open-files limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and limits.max_connections > soft - RESERVED_FILES:
+        limits = dataclasses.replace(limits, max_connections=max(2, soft - RESERVED_FILES))
+    return limits
 
 
 class WorkerGuard:

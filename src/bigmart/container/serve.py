@@ -18,8 +18,9 @@ from gunicorn.app.base import BaseApplication
 from bigmart.container.app import InferenceApp
 from bigmart.container.capture import CaptureConfig
 from bigmart.container.paths import OptMl
+from bigmart.container.protocol import within_open_files
 from bigmart.container.settings import ServingSettings
-from bigmart.container.worker import connection_limits, raise_open_files_limit
+from bigmart.container.worker import raise_open_files_limit
 from bigmart.contract import EXIT_NO_MODEL, EXIT_USAGE, MIB
 
 #: SageMaker sends SIGKILL 30 s after SIGTERM; in-flight requests get 25 s to finish.
@@ -95,7 +96,7 @@ def run(paths: OptMl) -> int:
         log.error("cannot load the model from %s: %s", paths.model, error)
         return EXIT_NO_MODEL
     open_files = raise_open_files_limit()
-    limits = connection_limits(settings)
+    limits = within_open_files(settings.limits)
     log.info(
         "limits per worker: %d connections (open files %d), head %d KiB in %g s, "
         "body silence %g s then %d KiB/s, %d MiB of bodies in flight, keep-alive %g s",
