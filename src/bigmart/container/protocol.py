@@ -317,10 +317,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.guard.release(self.reserved)
             self.reserved = 0
         log.warning("answered %d to %s: %s", status, _client(self.client), reason)
-        body = orjson.dumps({"error": reason})
+        body, content_type = self.refusal(status, reason)
         head = [
             STATUS_LINE[status],
-            b"content-type: application/json\r\n",
+            b"content-type: %s\r\n" % content_type,
             b"content-length: %d\r\n" % len(body),
             b"connection: close\r\n",
         ]
@@ -333,6 +333,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write(b"".join([*head, b"\r\n", body]))
         self._linger()
         return ANSWERED
+
+    def refusal(self, status: int, reason: str) -> tuple[bytes, bytes]:
+        """The body and content type of a refusal this protocol writes itself: the
+        server's error format (a subclass may speak another, as the api speaks AWS's)."""
+        return orjson.dumps({"error": reason}), b"application/json"
 
     def _linger(self) -> None:
         self.phase = DRAINING
