@@ -3,13 +3,12 @@
 ``train`` writes ``report.html`` into the job's ``output/data``, which is packed (locally
 and on SageMaker) into ``output.tar.gz``. A local job's folder still holds it; a job run
 on SageMaker has it only inside its ``output.tar.gz`` in S3, from which the one file is
-read (streamed, bounded, never a tar extraction) into the state folder.
+read (streamed, bounded, never a tar extraction: ``model.tar_stream`` walks the headers)
+into the state folder.
 """
 
 from __future__ import annotations
 
-import tarfile
-import zlib
 from pathlib import Path
 
 from bigmart.errors import UserError
@@ -17,11 +16,21 @@ from bigmart.files import replacing
 from bigmart.local import storage
 from bigmart.local.jobs import JobRecord
 from bigmart.local.training import job_folder
+from bigmart.model.artifact import megabytes
+from bigmart.model.tar_stream import TarStream, TarStreamError, decompressed
 from bigmart.report import HTML_FILE
 
 #: A report is a few hundred KB; anything past this in output.tar.gz is not ours.
 MAX_REPORT_BYTES = 64 << 20
+#: Tar headers read before an output.tar.gz is refused. ``train`` writes three files into
+#: output/data (report.html, report.json, metrics.json), packed with a "." entry and maybe a
+#: pax header each: a handful of headers. 1,000 leaves room for what else a job may leave
+#: there, yet refuses a chain of pax headers or 300k empty members after 1,000 headers
+#: (tarfile kept every member in memory, or recursed until RecursionError).
+MAX_REPORT_HEADERS = 1000
 _MEMBERS = (HTML_FILE, f"./{HTML_FILE}")
+_KIND = "output.tar.gz"
+_HOLDS = f"an output.tar.gz holds a few files ({HTML_FILE}, report.json, metrics.json)"
 
 
 class ReportNotFound(UserError, LookupError):
@@ -79,25 +88,30 @@ def report_of_path(location: Path) -> Path:
 
 def extract_report(archive: str, destination: Path) -> Path:
     """Copy ``report.html`` out of an ``output.tar.gz`` (a path or an S3 URI) to
-    ``destination``; only that regular file is read, at most ``MAX_REPORT_BYTES``."""
-    data = _read_report(archive)
-    with replacing(destination) as handle:
-        handle.write(data)
-    return destination
-
-
-def _read_report(archive: str) -> bytes:
-    with storage.open_read(archive) as stream:
+    ``destination``; only that regular file is read, at most ``MAX_REPORT_BYTES``, after at
+    most ``MAX_REPORT_HEADERS`` tar headers (walked by ``tar_stream``, not ``tarfile``)."""
+    with storage.open_read(archive) as raw:
         try:
-            with tarfile.open(fileobj=stream, mode="r|gz") as tar:
+            with decompressed(raw, label=archive, kind=_KIND) as stream:
+                tar = TarStream(
+                    stream, label=archive, kind=_KIND, max_headers=MAX_REPORT_HEADERS, holds=_HOLDS
+                )
                 for member in tar:
                     if member.name not in _MEMBERS:
-                        continue
-                    if not member.isreg() or member.size > MAX_REPORT_BYTES:
-                        raise ReportNotFound(f"{archive}: {member.name} is not a report file")
-                    source = tar.extractfile(member)
-                    assert source is not None  # a regular file
-                    return source.read(MAX_REPORT_BYTES)
-        except (tarfile.TarError, EOFError, zlib.error) as error:
-            raise ReportNotFound(f"{archive}: not a readable output.tar.gz ({error})") from None
+                        continue  # its data is skipped, in bounded pieces
+                    if not member.is_regular:
+                        raise ReportNotFound(
+                            f"{member.where} is not a report file (not a regular file)"
+                        )
+                    if member.size > MAX_REPORT_BYTES:
+                        raise ReportNotFound(
+                            f"{member.where} is not a report file ({megabytes(member.size)}, "
+                            f"over the {megabytes(MAX_REPORT_BYTES)} limit)"
+                        )
+                    with replacing(destination) as handle:
+                        for chunk in tar.chunks(member):
+                            handle.write(chunk)
+                    return destination
+        except TarStreamError as error:
+            raise ReportNotFound(str(error)) from None
     raise ReportNotFound(f"{archive} holds no {HTML_FILE} (a job trained before the report?)")
