@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -46,6 +47,23 @@ def test_a_missing_engine_is_one_clear_error(tmp_path, real_train_csv):
     )
     assert result.returncode == 2
     assert "docker is not installed" in result.stderr
+
+
+def test_a_serve_container_is_given_a_name_of_its_own(tmp_path, monkeypatch):
+    from bigmart.local.engines import ServeContainer
+
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    assert ServeContainer.named_for("process", 9000) is None
+    first, second = (ServeContainer.named_for("podman", 9000) for _ in range(2))
+    assert first is not None and second is not None and first.name != second.name
+    assert re.fullmatch(r"bigmart-serve-9000-[0-9a-f]{8}", first.name)
+    command = serve_command("podman", "img", tmp_path, 9000, {}, name=first.name)
+    assert command[command.index("--name") + 1] == first.name
+    assert command.index("--name") < command.index("img")
+    assert "--name" not in serve_command("podman", "img", tmp_path, 9000, {})
+    assert serve_command("process", "img", tmp_path, 9000, {}, name=first.name) == (
+        serve_command("process", "img", tmp_path, 9000, {})
+    )
 
 
 def test_a_container_engine_is_told_to_bind_loopback(tmp_path, monkeypatch):
