@@ -40,7 +40,7 @@ TAIL_LINES = 3
 ENGINE_COMMAND_SECONDS = 30.0
 #: What docker and podman say of a container that does not exist (any more) or that the
 #: engine is removing already (``run --rm``): for a removal, the outcome wanted.
-GONE = ("no such container", "is already in progress")
+GONE = ("no such container", "already been removed", "is already in progress")
 
 
 class EngineError(UserError, RuntimeError):
