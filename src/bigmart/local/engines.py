@@ -143,7 +143,7 @@ def serve_command(
         "host",
         *(("--name", name) if name else ()),
         *(item for variable in variables for item in ("-e", variable)),
-        *(item for name in inherited for item in ("-e", name)),
+        *(item for inherited_name in inherited for item in ("-e", inherited_name)),
         "-v",
         f"{model_dir.resolve()}:{DEFAULT_OPT_ML}/model:ro",
         *(item for folder, path in volumes for item in ("-v", f"{folder.resolve()}:{path}")),
