@@ -99,7 +99,7 @@ def run_transform_job(
             )
         finally:
             server.stop()
-            if server.container_note:
+            if named is not None and server.container_note:
                 echo(f"serve: {server.container_note}")
     failed = [o for o in outcomes if o.status != JobStatus.COMPLETED]
     result = TransformJobResult(
