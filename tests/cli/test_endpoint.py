@@ -270,12 +270,16 @@ def test_ctrl_c_after_serve_started_stops_it_and_fails_the_endpoint(
 
 
 def _fake_engine(tmp_path: Path) -> tuple[dict[str, str], Path]:
-    """A ``docker`` that records its arguments and PID, then never answers /ping."""
+    """A ``docker`` whose ``run`` records its arguments and PID, then never answers /ping;
+    its other commands (``stop``, ``rm``) are appended to ``calls.other`` and succeed."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "docker-calls"
     fake = bin_dir / "docker"
-    fake.write_text(f'#!/bin/sh\necho "$$ $*" > {calls}\nexec sleep 120\n')
+    fake.write_text(
+        f'#!/bin/sh\ncase " $* " in *" run "*) echo "$$ $*" > {calls}; exec sleep 120;; esac\n'
+        f'echo "$*" >> {calls}.other\n'
+    )
     fake.chmod(0o755)
     return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}, calls
 
@@ -322,7 +326,11 @@ def test_sigterm_of_the_command_fails_the_endpoint_and_stops_its_server(trained_
     assert record.status == "Failed" and "SIGTERM" in record.failure_reason
     assert process_gone(engine_pid)
     # the container engine was told to bind loopback inside its host network (item 13)
-    assert "BIGMART_BIND_HOST=127.0.0.1" in calls.read_text().split()
+    run = calls.read_text().split()
+    assert "BIGMART_BIND_HOST=127.0.0.1" in run
+    # and the container it named was removed by that name, whatever its client did
+    name = run[run.index("--name") + 1]
+    assert Path(f"{calls}.other").read_text().splitlines()[-1] == f"rm -f {name}"
 
 
 def test_a_killed_command_does_not_keep_the_name_creating_for_ever(trained_model, tmp_path):

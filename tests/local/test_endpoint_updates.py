@@ -236,3 +236,33 @@ def test_an_update_killed_after_its_switch_keeps_the_new_config(
         assert ProcessIdentity.of(old.pid) is None
     finally:
         backend.delete_endpoint("ep")
+
+
+def test_an_update_with_an_engine_removes_the_old_servers_container(
+    tmp_path, trained_model, other_model, monkeypatch
+):
+    from bigmart.local.jobs import JobStore
+    from support.engines import podman_calls, serving_podman
+
+    folder, calls = serving_podman(tmp_path)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    monkeypatch.delenv("BIGMART_ENGINE_FLAGS", raising=False)
+    backend = LocalSageMaker(JobStore(tmp_path / "state"), engine="podman", echo=print)
+    deployable(backend, "first", trained_model)
+    deployable(backend, "second", other_model)
+    backend.create_endpoint({"EndpointName": "ep", "EndpointConfigName": "first"})
+    try:
+        old = backend.endpoint_server("ep")
+        backend.update_endpoint({"EndpointName": "ep", "EndpointConfigName": "second"})
+        new = backend.endpoint_server("ep")
+        assert old.container and new.container and new.container != old.container
+        assert [call[:1] + call[-1:] for call in podman_calls(calls)[-2:]] == [
+            ["stop", old.container],
+            ["rm", old.container],
+        ]
+    finally:
+        backend.delete_endpoint("ep")
+    assert [call[:1] + call[-1:] for call in podman_calls(calls)[-2:]] == [
+        ["stop", new.container],
+        ["rm", new.container],
+    ]

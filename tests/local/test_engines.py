@@ -1,15 +1,25 @@
-"""The container commands an engine is given, and a missing engine."""
+"""The container commands an engine is given, and a missing engine; with podman (when CI has
+built the image and lists it in ``BIGMART_TEST_ENGINES``), an endpoint whose engine client was
+killed outright is still deleted, container and all."""
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from bigmart.local.engines import exit_reason, serve_command, train_command
-from support.cli import BIGMART, show_job
+from bigmart.local.server_process import ping
+from support.cli import BIGMART, process_gone, show_job
+
+PODMAN = "podman" in os.environ.get("BIGMART_TEST_ENGINES", "").split(",")
+IMAGE = os.environ.get("BIGMART_TEST_IMAGE", "localhost/bigmart:latest")
 
 
 def test_container_commands_are_sagemakers(tmp_path, monkeypatch):
@@ -46,6 +56,23 @@ def test_a_missing_engine_is_one_clear_error(tmp_path, real_train_csv):
     )
     assert result.returncode == 2
     assert "docker is not installed" in result.stderr
+
+
+def test_a_serve_container_is_given_a_name_of_its_own(tmp_path, monkeypatch):
+    from bigmart.local.engines import ServeContainer
+
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    assert ServeContainer.named_for("process", 9000) is None
+    first, second = (ServeContainer.named_for("podman", 9000) for _ in range(2))
+    assert first is not None and second is not None and first.name != second.name
+    assert re.fullmatch(r"bigmart-serve-9000-[0-9a-f]{8}", first.name)
+    command = serve_command("podman", "img", tmp_path, 9000, {}, name=first.name)
+    assert command[command.index("--name") + 1] == first.name
+    assert command.index("--name") < command.index("img")
+    assert "--name" not in serve_command("podman", "img", tmp_path, 9000, {})
+    assert serve_command("process", "img", tmp_path, 9000, {}, name=first.name) == (
+        serve_command("process", "img", tmp_path, 9000, {})
+    )
 
 
 def test_a_container_engine_is_told_to_bind_loopback(tmp_path, monkeypatch):
@@ -175,3 +202,35 @@ def test_an_exit_reason_names_the_program_unless_the_engine_itself_failed():
     assert exit_reason(["podman"], "serve", 127, ["x"] * 5 + ["Error: no serve"]) == (
         "podman could not run serve (exit 127): x | x | Error: no serve"
     )
+
+
+@pytest.mark.skipif(not PODMAN, reason="needs podman and the image (BIGMART_TEST_ENGINES)")
+def test_deleting_an_endpoint_removes_the_container_its_killed_client_left(tmp_path, model_archive):
+    environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
+    podman = ["podman", *shlex.split(os.environ.get("BIGMART_ENGINE_FLAGS", ""))]
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=environment)
+
+    created = run(
+        *(BIGMART, "endpoint", "create", "--model", str(model_archive), "--name", "orphan"),
+        *("--engine", "podman", "--image", IMAGE, "--workers", "1"),
+    )
+    assert created.returncode == 0, created.stderr
+    server = show_job("orphan", environment)["artifacts"]
+    assert isinstance(server, dict)
+    name, port, client = server["container"], server["port"], server["pid"]
+    try:
+        os.kill(client, signal.SIGKILL)  # as the OOM killer, or delete's own SIGKILL, would
+        deadline = time.monotonic() + 10
+        while not process_gone(client) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process_gone(client)
+        assert ping(port)  # the container outlived its client: only its name can stop it
+        deleted = run(BIGMART, "endpoint", "delete", "orphan")
+        assert deleted.returncode == 0, deleted.stderr
+        assert not ping(port)
+        listed = run(*podman, "ps", "-a", "--filter", f"name=^{name}$", "--format", "{{.Names}}")
+        assert listed.returncode == 0 and listed.stdout.strip() == "", listed.stdout
+    finally:
+        run(*podman, "rm", "-f", "--time", "0", name)

@@ -1,10 +1,13 @@
 """The local ``serve`` process: the model fetched and verified first, the port probed, and
-the server bound to 127.0.0.1."""
+the server bound to 127.0.0.1; a named container removed when it stops."""
 
 from __future__ import annotations
 
 import io
+import os
+import signal
 import socket
+import sys
 
 import pytest
 
@@ -72,3 +75,29 @@ def test_the_port_probe_checks_the_address_serve_will_bind(taken, probed):
         port = other.getsockname()[1]
         assert port_in_use(port, probed)
     assert not port_in_use(port, probed)
+
+
+def test_stop_removes_the_named_container_of_a_client_killed_outright(tmp_path, monkeypatch):
+    from bigmart.local.engines import ServeContainer
+    from support.engines import podman_calls, serving_podman
+
+    folder, calls = serving_podman(tmp_path)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    monkeypatch.delenv("BIGMART_ENGINE_FLAGS", raising=False)
+    container = ServeContainer("podman", "bigmart-serve-1-0123abcd")
+    client = [sys.executable, "-c", "import time; time.sleep(60)"]
+    server = ModelServer(tmp_path, command=client, container=container)
+    server.spawn()
+    assert server.process is not None
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=10)
+    assert server.stop() == -signal.SIGKILL
+    assert podman_calls(calls) == [
+        ["stop", "--time", "35", container.name],
+        ["rm", "-f", container.name],
+    ]
+    assert server.container_note == ""
+    monkeypatch.setenv("FAKE_PODMAN_REMOVAL", "fail")
+    server.stop()
+    assert server.container_note.startswith(f"container {container.name} was not removed: ")
+    assert "\n" not in server.container_note

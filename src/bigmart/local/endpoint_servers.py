@@ -4,7 +4,9 @@
 outlives ``bigmart endpoint create``; what is needed to find it again is kept in the
 endpoint's record. A later command reads it back as an ``EndpointServer``: to send it
 requests, to tell whether it answers, and to stop it, but only if the recorded process is
-still that server (a PID is reused by the system; a PID with its start time is not).
+still that server (a PID is reused by the system; a PID with its start time is not). With a
+container engine the process is the engine's client, and the container, which may outlive
+it, is also stopped by its name.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bigmart.local.data_capture import CaptureSetup
-from bigmart.local.engines import DEFAULT_IMAGE, serve_command
+from bigmart.local.engines import DEFAULT_IMAGE, ServeContainer, serve_command
 from bigmart.local.processes import ProcessIdentity
 from bigmart.local.server_process import (
     LOOPBACK,
@@ -72,6 +74,9 @@ class EndpointServer:
     #: The engine it runs with, so a server started again runs as it did; older records
     #: have none.
     engine: str | None = None
+    #: The name of its container (engines other than ``process``), which outlives a client
+    #: killed outright; older records have none.
+    container: str | None = None
 
     @classmethod
     def started(cls, server: ModelServer, model_dir: Path, engine: str) -> EndpointServer:
@@ -88,6 +93,7 @@ class EndpointServer:
             model_dir=str(model_dir),
             bind_host=server.host,
             engine=engine,
+            container=server.container.name if server.container else None,
         )
 
     @classmethod
@@ -147,13 +153,25 @@ class EndpointServer:
         )
 
     def stop(self) -> str:
-        """Stop the server if, and only if, the recorded process is still it; return what
-        happened when that is not simply "stopped" (for the user), else "".
+        """Stop the server if, and only if, the recorded process is still it, then its
+        container by name (whether or not its client still ran); return what happened when
+        that is not simply "stopped" (for the user), else "".
 
         Records from before start times were kept are matched by the environment ``serve``
         was started with (this endpoint's folder and port), which an unrelated process does
         not have; a process that cannot be verified is left alone.
         """
+        started = time.monotonic()
+        note = self._stop_process()
+        if self.container and self.engine not in (None, "process"):
+            # A client that drained already used up the drain; a dead one used none of it.
+            left = DRAIN_SECONDS - (time.monotonic() - started)
+            removal = ServeContainer(self.engine, self.container).remove(max(0.0, left))
+            note = "; ".join(part for part in (note, removal) if part)
+        return note
+
+    def _stop_process(self) -> str:
+        """The recorded process's part of ``stop``."""
         if not isinstance(self.pid, int):
             return ""
         process = ProcessIdentity.of(self.pid)
@@ -227,6 +245,7 @@ def start_server(
     environment.update(capture.environment)
     image = container.get("Image") or DEFAULT_IMAGE
     port = port or free_port()
+    named = ServeContainer.named_for(engine, port)
     command = serve_command(
         engine,
         image,
@@ -236,6 +255,7 @@ def start_server(
         host,
         volumes=capture.volumes,
         inherited=capture.inherited,
+        name=named.name if named else None,
     )
     server = ModelServer(
         folder,
@@ -245,6 +265,7 @@ def start_server(
         command=command,
         log_path=folder / "serve.log",
         detached=True,
+        container=named,
     )
     try:
         server.spawn()

@@ -5,15 +5,23 @@ and SageMaker itself run it: ``ENGINE run IMAGE train`` with the job folder moun
 ``/opt/ml``, or ``ENGINE run IMAGE serve`` with the model mounted at ``/opt/ml/model``.
 ``BIGMART_ENGINE_FLAGS`` adds global flags the engine needs on a given machine (for
 example podman's ``--storage-driver vfs --runtime runc`` where overlay or crun do not work).
+
+A ``serve`` container gets a name of its own (``ServeContainer``): the engine's client is
+only a process that watches it, so when the client is killed outright the container runs on,
+holding its port, and only its name can stop it.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import secrets
 import shlex
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bigmart.clipping import one_line
@@ -28,6 +36,11 @@ DEFAULT_IMAGE = "localhost/bigmart:latest"
 ENGINE_EXIT_CODES = (125, 126, 127)
 #: How many of a process's last output lines a failure reason quotes.
 TAIL_LINES = 3
+#: How long an engine may take to answer ``stop`` (beyond its drain) or ``rm``.
+ENGINE_COMMAND_SECONDS = 30.0
+#: What docker and podman say of a container that does not exist (any more) or that the
+#: engine is removing already (``run --rm``): for a removal, the outcome wanted.
+GONE = ("no such container", "already been removed", "is already in progress")
 
 
 class EngineError(UserError, RuntimeError):
@@ -103,6 +116,8 @@ def serve_command(
     host: str = "127.0.0.1",
     volumes: Sequence[tuple[Path, str]] = (),
     inherited: Sequence[str] = (),
+    *,
+    name: str | None = None,
 ) -> list[str]:
     """How to start ``serve`` on a model folder, listening on ``host:port`` of this machine.
 
@@ -110,7 +125,8 @@ def serve_command(
     address ``serve`` binds inside it, ``BIGMART_BIND_HOST``, is the machine's: loopback
     unless told otherwise (the image alone binds 0.0.0.0, as SageMaker requires).
     ``volumes`` are more (host folder, container path) mounts, writable (data capture);
-    ``inherited`` variables pass from this environment by name, their values unwritten.
+    ``inherited`` variables pass from this environment by name, their values unwritten;
+    ``name`` is the container's (``ServeContainer``).
     """
     if engine == "process":
         return [sys.executable, "-m", "bigmart.container.serve"]
@@ -125,14 +141,70 @@ def serve_command(
         "--rm",
         "--network",
         "host",
+        *(("--name", name) if name else ()),
         *(item for variable in variables for item in ("-e", variable)),
-        *(item for name in inherited for item in ("-e", name)),
+        *(item for inherited_name in inherited for item in ("-e", inherited_name)),
         "-v",
         f"{model_dir.resolve()}:{DEFAULT_OPT_ML}/model:ro",
         *(item for folder, path in volumes for item in ("-v", f"{folder.resolve()}:{path}")),
         local_image(image),
         "serve",
     ]
+
+
+@dataclass(frozen=True)
+class ServeContainer:
+    """A ``serve`` container by its name: what stops it when its engine's client cannot (a
+    client killed outright leaves the container running, answering on its port)."""
+
+    engine: str
+    name: str
+
+    @classmethod
+    def named_for(cls, engine: str, port: int) -> ServeContainer | None:
+        """A container name no other ``serve`` has, for port ``port``; None for ``process``."""
+        if engine == "process":
+            return None
+        return cls(engine, f"bigmart-serve-{port}-{secrets.token_hex(4)}")
+
+    def remove(self, drain_seconds: float) -> str:
+        """Stop the container (SIGTERM, SIGKILL after ``drain_seconds``) and remove it.
+        "" once it is gone, or was already; else one line saying why it may still run.
+        Every engine command is bounded in time."""
+        try:
+            prefix = engine_prefix(self.engine)
+        except EngineError as error:
+            return f"container {self.name} was not removed: {error}"
+        seconds = max(0, math.ceil(drain_seconds))
+        for action, limit in (
+            (["stop", "--time", str(seconds)], seconds + ENGINE_COMMAND_SECONDS),
+            (["rm", "-f"], ENGINE_COMMAND_SECONDS),
+        ):
+            try:
+                done = subprocess.run(
+                    [*prefix, *action, self.name],
+                    capture_output=True,
+                    text=True,
+                    errors="replace",
+                    stdin=subprocess.DEVNULL,
+                    timeout=limit,
+                )
+            except subprocess.TimeoutExpired:
+                return (
+                    f"container {self.name} may still run: {self.engine} {action[0]} did not "
+                    f"finish within {limit:.0f} s"
+                )
+            except OSError as error:
+                return one_line(f"container {self.name} was not removed: {error}")
+            if done.returncode != 0:
+                said = last_lines((done.stderr + done.stdout).splitlines())
+                if any(text in said.lower() for text in GONE):
+                    return ""
+                return one_line(
+                    f"container {self.name} was not removed: {self.engine} {action[0]} "
+                    f"exited with code {done.returncode}: {said}"
+                )
+        return ""
 
 
 def exit_reason(argv: Sequence[str], program: str, code: int, output: Sequence[str]) -> str:

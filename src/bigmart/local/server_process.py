@@ -23,7 +23,7 @@ from typing import IO, Any
 from bigmart.contract import Env
 from bigmart.errors import BigmartError
 from bigmart.lifeline import tethered
-from bigmart.local.engines import exit_reason
+from bigmart.local.engines import ServeContainer, exit_reason
 from bigmart.local.model_location import opened_model_at
 from bigmart.model.artifact import rewrite_model
 
@@ -94,6 +94,7 @@ class ModelServer:
         log_path: Path | None = None,
         command: list[str] | None = None,
         detached: bool = False,
+        container: ServeContainer | None = None,
     ) -> None:
         self.opt_ml = opt_ml
         self.port = port or free_port()
@@ -103,6 +104,10 @@ class ModelServer:
         self.command = command or [sys.executable, "-m", "bigmart.container.serve"]
         self.detached = detached
         self.process: subprocess.Popen[bytes] | None = None
+        #: The container ``command`` names (``serve_command(name=...)``): ``stop`` removes
+        #: it, since a client killed outright leaves it running; what stopped that, if any.
+        self.container = container
+        self.container_note = ""
 
     def start(self, timeout: float = PING_TIMEOUT_SECONDS) -> None:
         """Start ``serve`` and return once ``/ping`` answers 200."""
@@ -179,15 +184,22 @@ class ModelServer:
             return []
 
     def stop(self, timeout: float = 35.0) -> int | None:
-        """SIGTERM, wait for the drain, then SIGKILL if it overstays."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
+        """SIGTERM, wait for the drain, then SIGKILL if it overstays; then remove its
+        container, if it has one, within what is left of the drain."""
+        started = time.monotonic()
         try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+            if self.process is None or self.process.poll() is not None:
+                return None if self.process is None else self.process.returncode
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                return self.process.wait()
+        finally:
+            if self.container is not None:
+                left = max(0.0, timeout - (time.monotonic() - started))
+                self.container_note = self.container.remove(left)
 
     def log_tail(self, lines: int = 5) -> str:
         return " | ".join(self.log_lines()[-lines:]) or "(empty log)"

@@ -18,7 +18,7 @@ from pathlib import Path
 from bigmart.container.paths import OptMl
 from bigmart.contract import Env, JobStatus, batch_strategy_to_env
 from bigmart.local import storage
-from bigmart.local.engines import DEFAULT_IMAGE, serve_command
+from bigmart.local.engines import DEFAULT_IMAGE, ServeContainer, serve_command
 from bigmart.local.lifecycle import Echo
 from bigmart.local.server_process import ModelServer, free_port, materialize_model
 from bigmart.local.transform.client import ObjectOutcome, transform_objects
@@ -82,12 +82,16 @@ def run_transform_job(
         materialize_model(model, paths.model)
         port = free_port()
         environment = batch_environment(options)
+        named = ServeContainer.named_for(engine, port)
         server = ModelServer(
             paths.root,
             port=port,
             environment=environment,
             log_path=report_dir / "serve.log",
-            command=serve_command(engine, image, paths.model, port, environment),
+            command=serve_command(
+                engine, image, paths.model, port, environment, name=named.name if named else None
+            ),
+            container=named,
         )
         server.start()
         try:
@@ -103,6 +107,8 @@ def run_transform_job(
             )
         finally:
             server.stop()
+            if named is not None and server.container_note:
+                echo(f"serve: {server.container_note}")
     failed = [o for o in outcomes if o.status != JobStatus.COMPLETED]
     result = TransformJobResult(
         name=name,
