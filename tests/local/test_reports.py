@@ -172,6 +172,16 @@ def test_a_pax_header_claiming_a_huge_size_is_refused_unread(tmp_path):
     assert "member 'PaxHeader/report.html': an extended header of 16.0 MiB, over the" in message
 
 
+def test_members_claiming_more_than_a_gibibyte_before_the_report_are_refused_unread(tmp_path):
+    # Only the header is there: reading on would say "truncated" after decompressing 2 GiB.
+    archive = tmp_path / "bomb.tar.gz"
+    archive.write_bytes(gzip.compress(_header("checkpoint.bin", size=2 << 30)))
+    message = _refused(archive, tmp_path / "out" / "report.html")
+    assert message == (
+        f"{archive}: member 'checkpoint.bin' ends past the first 1.0 GiB without a report.html"
+    )
+
+
 def test_a_truncated_output_archive_is_refused_in_one_line_wherever_it_is_cut(tmp_path):
     # Cut inside the gzip header, tarfile raised TypeError (ord() of an empty read).
     padding = tarfile.TarInfo("metrics.json")

@@ -28,6 +28,9 @@ MAX_REPORT_BYTES = 64 << 20
 #: there, yet refuses a chain of pax headers or 300k empty members after 1,000 headers
 #: (tarfile kept every member in memory, or recursed until RecursionError).
 MAX_REPORT_HEADERS = 1000
+#: Bytes of other members passed over before the report is given up on: a gzip bomb placed
+#: before it would otherwise cost decompression time in proportion to what it claims.
+MAX_SKIPPED_BYTES = 1 << 30
 _MEMBERS = (HTML_FILE, f"./{HTML_FILE}")
 _KIND = "output.tar.gz"
 _HOLDS = f"an output.tar.gz holds a few files ({HTML_FILE}, report.json, metrics.json)"
@@ -96,8 +99,15 @@ def extract_report(archive: str, destination: Path) -> Path:
                 tar = TarStream(
                     stream, label=archive, kind=_KIND, max_headers=MAX_REPORT_HEADERS, holds=_HOLDS
                 )
+                skipped = 0
                 for member in tar:
                     if member.name not in _MEMBERS:
+                        skipped += member.size
+                        if skipped > MAX_SKIPPED_BYTES:
+                            raise ReportNotFound(
+                                f"{member.where} ends past the first "
+                                f"{megabytes(MAX_SKIPPED_BYTES)} without a {HTML_FILE}"
+                            )
                         continue  # its data is skipped, in bounded pieces
                     if not member.is_regular:
                         raise ReportNotFound(

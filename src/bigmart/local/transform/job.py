@@ -93,8 +93,8 @@ def run_transform_job(
             ),
             container=named,
         )
-        server.start()
-        try:
+        try:  # stopped whatever ends the job, a signal while it starts included
+            server.start()
             plan = Plan.resolve(options, server.execution_parameters())
             echo(f"settings: {plan.settings_line}")
             outcomes = transform_objects(
