@@ -1,6 +1,7 @@
-"""The container commands an engine is given, and a missing engine; with podman (when CI has
-built the image and lists it in ``BIGMART_TEST_ENGINES``), an endpoint whose engine client was
-killed outright is still deleted, container and all."""
+"""The container commands an engine is given, and a missing engine; with each engine of
+``BIGMART_TEST_ENGINES`` (``process`` unless CI built the image and lists podman), an endpoint
+whose server process was killed outright is still deleted whole (a container engine's
+container outlives its client: it is removed by name)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ import pytest
 from bigmart.local.engines import exit_reason, serve_command, train_command
 from bigmart.local.server_process import ping
 from support.cli import BIGMART, process_gone, show_job
+from support.endpoints import until
 
-PODMAN = "podman" in os.environ.get("BIGMART_TEST_ENGINES", "").split(",")
+ENGINES = [e for e in os.environ.get("BIGMART_TEST_ENGINES", "process").split(",") if e]
 IMAGE = os.environ.get("BIGMART_TEST_IMAGE", "localhost/bigmart:latest")
 
 
@@ -204,33 +206,45 @@ def test_an_exit_reason_names_the_program_unless_the_engine_itself_failed():
     )
 
 
-@pytest.mark.skipif(not PODMAN, reason="needs podman and the image (BIGMART_TEST_ENGINES)")
-def test_deleting_an_endpoint_removes_the_container_its_killed_client_left(tmp_path, model_archive):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_endpoint_whose_server_was_killed_outright_is_deleted_whole(
+    engine, tmp_path, model_archive
+):
     environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
     podman = ["podman", *shlex.split(os.environ.get("BIGMART_ENGINE_FLAGS", ""))]
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=environment)
 
+    image = ("--engine", engine, "--image", IMAGE) if engine != "process" else ()
     created = run(
         *(BIGMART, "endpoint", "create", "--model", str(model_archive), "--name", "orphan"),
-        *("--engine", "podman", "--image", IMAGE, "--workers", "1"),
+        *image,
+        *("--workers", "1"),
     )
     assert created.returncode == 0, created.stderr
     server = show_job("orphan", environment)["artifacts"]
     assert isinstance(server, dict)
-    name, port, client = server["container"], server["port"], server["pid"]
+    name, port, client = server.get("container"), server["port"], server["pid"]
+    assert (name is None) == (engine == "process")
     try:
         os.kill(client, signal.SIGKILL)  # as the OOM killer, or delete's own SIGKILL, would
         deadline = time.monotonic() + 10
         while not process_gone(client) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert process_gone(client)
-        assert ping(port)  # the container outlived its client: only its name can stop it
+        if name is None:  # serve's own workers end with their master
+            until(lambda: not ping(port), "the killed server's workers to end", 30)
+        else:
+            assert ping(port)  # the container outlived its client: only its name can stop it
         deleted = run(BIGMART, "endpoint", "delete", "orphan")
         assert deleted.returncode == 0, deleted.stderr
         assert not ping(port)
-        listed = run(*podman, "ps", "-a", "--filter", f"name=^{name}$", "--format", "{{.Names}}")
-        assert listed.returncode == 0 and listed.stdout.strip() == "", listed.stdout
+        if name is not None:
+            listed = run(
+                *podman, "ps", "-a", "--filter", f"name=^{name}$", "--format", "{{.Names}}"
+            )
+            assert listed.returncode == 0 and listed.stdout.strip() == "", listed.stdout
     finally:
-        run(*podman, "rm", "-f", "--time", "0", name)
+        if name is not None:
+            run(*podman, "rm", "-f", "--time", "0", name)
