@@ -196,3 +196,32 @@ def test_train_from_s3_to_s3_then_transform_s3_to_s3(s3, real_train_csv):
         body == client.get_object(Bucket=bucket, Key="predictions/deep/b.csv.gz.out")["Body"].read()
     )
     assert io.BytesIO(body).read(1).isdigit()
+
+
+def test_an_s3_stream_that_breaks_while_read_is_one_error_naming_the_object(monkeypatch):
+    from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+    class BreakingBody:
+        def read(self, size: int = -1) -> bytes:
+            raise ReadTimeoutError(endpoint_url="https://s3.example/bucket/key")
+
+        def close(self) -> None:
+            pass
+
+    class Client:
+        def get_object(self, **_: str) -> dict[str, BreakingBody]:
+            return {"Body": BreakingBody()}
+
+    monkeypatch.setattr(storage, "s3_client", Client)
+    with (
+        pytest.raises(storage.StorageError) as raised,
+        storage.open_read("s3://b/out.tar.gz") as body,
+    ):
+        body.read(1024)
+    assert str(raised.value) == (
+        "s3://b/out.tar.gz: reading stopped: Read timeout on endpoint URL: "
+        '"https://s3.example/bucket/key"'
+    )
+    upload_failed = EndpointConnectionError(endpoint_url="https://s3.example/other")
+    with pytest.raises(EndpointConnectionError), storage.open_read("s3://b/out.tar.gz"):
+        raise upload_failed  # the caller's own error in the block is not the object's

@@ -11,6 +11,7 @@ finish wins, whole) and a link planted there is never followed.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -134,7 +135,8 @@ def object_exists(location: str) -> bool:
 
 @contextmanager
 def open_read(location: str) -> Iterator[IO[bytes]]:
-    """A binary stream of one object (S3: streamed, not downloaded whole)."""
+    """A binary stream of one object (S3: streamed, not downloaded whole); an S3 stream
+    that breaks while it is read raises ``StorageError`` naming the object."""
     if not is_s3(location):
         try:
             with open(location, "rb") as handle:
@@ -149,10 +151,42 @@ def open_read(location: str) -> Iterator[IO[bytes]]:
         body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
     except (ClientError, BotoCoreError) as error:
         raise StorageError(f"{location}: {error}") from None
+    stream = _S3Stream(body, location, BotoCoreError)
     try:
-        yield body
+        yield stream
     finally:
-        body.close()
+        stream.close()
+
+
+class _S3Stream(io.RawIOBase):
+    """An S3 object's body whose break while it is read (a timeout, a reset) is a
+    ``StorageError`` naming the object: only the reads are translated, so an error of the
+    caller's own (an upload inside the same block) keeps its own words."""
+
+    def __init__(self, body: Any, location: str, errors: type[Exception]) -> None:
+        super().__init__()
+        self._body = body
+        self._location = location
+        self._errors = errors
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return bytes(self._body.read(None if size is None or size < 0 else size))
+        except self._errors as error:
+            raise StorageError(f"{self._location}: reading stopped: {error}") from None
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
 
 
 @contextmanager
