@@ -120,7 +120,10 @@ def test_an_engine_server_is_named_and_stop_removes_it_after_its_client_died(
     (run,) = podman_calls(podman)
     assert run[run.index("--name") + 1] == name
     note = server.stop()
-    assert note == f"its server, process {server.pid}, had already exited"
+    assert note == (
+        f"its podman client, process {server.pid}, had already exited; "
+        f"its container {name} is removed"
+    )
     stop, remove = podman_calls(podman)[1:]
     assert stop == ["--storage-driver", "vfs", "stop", "--time", "35", name]
     assert remove == ["--storage-driver", "vfs", "rm", "-f", name]
@@ -129,7 +132,10 @@ def test_an_engine_server_is_named_and_stop_removes_it_after_its_client_died(
 def test_a_container_already_gone_is_stopped(podman, tmp_path, trained_model, monkeypatch):
     server = _killed_client(tmp_path / "ep", trained_model)
     monkeypatch.setenv("FAKE_PODMAN_REMOVAL", "gone")
-    assert server.stop() == f"its server, process {server.pid}, had already exited"
+    assert server.stop() == (
+        f"its podman client, process {server.pid}, had already exited; "
+        f"its container {server.container} is removed"
+    )
     assert [call[2] for call in podman_calls(podman)] == ["run", "stop"]
 
 
@@ -140,7 +146,8 @@ def test_a_container_that_cannot_be_removed_is_one_line_of_the_note(
     monkeypatch.setenv("FAKE_PODMAN_REMOVAL", "fail")
     note = server.stop()
     assert note == (
-        f"its server, process {server.pid}, had already exited; container {server.container} "
+        f"its podman client, process {server.pid}, had already exited; "
+        f"container {server.container} "
         "was not removed: podman stop exited with code 1: Error: cannot lock the container "
         "store | second line: permission denied"
     )

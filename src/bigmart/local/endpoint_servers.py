@@ -167,6 +167,8 @@ class EndpointServer:
             # A client that drained already used up the drain; a dead one used none of it.
             left = DRAIN_SECONDS - (time.monotonic() - started)
             removal = ServeContainer(self.engine, self.container).remove(max(0.0, left))
+            if note and not removal:  # the client was gone: say the server is gone too
+                removal = f"its container {self.container} is removed"
             note = "; ".join(part for part in (note, removal) if part)
         return note
 
@@ -177,7 +179,8 @@ class EndpointServer:
         process = ProcessIdentity.of(self.pid)
         if process is None:
             left = self._stop_leftovers()
-            return f"its server, process {self.pid}, had already exited" + (
+            who = "its server" if self.engine in (None, "process") else f"its {self.engine} client"
+            return f"{who}, process {self.pid}, had already exited" + (
                 f"; {left} worker(s) it left running were stopped" if left else ""
             )
         if isinstance(self.start_time, int):
