@@ -11,6 +11,7 @@ as scripts/test's step 4 does."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import redirect_stdout
@@ -36,6 +37,16 @@ BUCKET = "sdk-data"
 DEFAULT_BUCKET = "sdk-default"
 HYPERPARAMETERS = {"n_estimators": 5, "max_depth": 4}
 TAGS = [{"Key": "project", "Value": "bigmart"}]
+#: The SDK's waits and log follows poll every 5 to 30 s, defaults meant for AWS, where a job
+#: takes minutes; here each takes seconds, so the same calls poll every second instead
+#: (following a log, the SDK still describes the job only every 30 s).
+SDK_POLLS = (
+    "logs_for_job",
+    "logs_for_transform_job",
+    "wait_for_endpoint",
+    "wait_for_job",
+    "wait_for_transform_job",
+)
 #: The SDK's defaults file (found through its variable SAGEMAKER_USER_CONFIG_OVERRIDE): no
 #: telemetry calls, and the default bucket named, because the SDK looks the account up with
 #: an STS client given an explicit AWS endpoint URL, which no variable overrides.
@@ -104,6 +115,11 @@ def sdk_world(request, moto, synthetic_csv, tmp_path_factory) -> Iterator[World]
             patch.delenv(key, raising=False)
         for key, value in sdk_environment(server.url, moto, config).items():
             patch.setenv(key, value)
+        from sagemaker.session import Session
+
+        for method in SDK_POLLS:
+            sooner = functools.partialmethod(getattr(Session, method), poll=1)
+            patch.setattr(Session, method, sooner)
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.upload_file(str(synthetic_csv), BUCKET, "train/train.csv")
