@@ -11,8 +11,17 @@ import pytest
 
 from bigmart.container import capture as capture_module
 from bigmart.container.capture import CaptureConfig, DataCapture, capture_line
+from bigmart.container.capture_files import S3Destination
+from bigmart.contract import MIB
 from bigmart.local.requests import data_capture
-from support.capture import body, folder_files, records_of, sagemaker_record
+from support.capture import (
+    FlakyS3,
+    body,
+    folder_files,
+    records_of,
+    sagemaker_record,
+    staged_bytes,
+)
 
 ROW = b"FDW58,20.75,Low Fat,0.0075,Snack Foods,107.86,OUT049,1999,Medium,Tier 1,Supermarket Type1"
 
@@ -142,3 +151,31 @@ def test_a_record_larger_than_the_buffer_is_still_admitted_alone(tmp_path):
     assert capture.dropped == 0
     ((name, content),) = folder_files(tmp_path)
     assert name.startswith("ep/v/") and content.count(b"\n") == 1
+
+
+def test_records_are_dropped_and_counted_while_s3_staging_is_at_its_cap(tmp_path, monkeypatch):
+    """Uploads fail: the worker stops staging at BIGMART_CAPTURE_STAGING_MB (plus the file
+    that reached it) and counts the rest as dropped, as for a full queue."""
+    monkeypatch.setattr(S3Destination, "client", FlakyS3())
+    request = {
+        **data_capture("s3://bucket/capture"),
+        "EndpointName": "ep",
+        "VariantName": "AllTraffic",
+    }
+    environment = {
+        "BIGMART_DATA_CAPTURE": json.dumps(request),
+        "BIGMART_CAPTURE_STAGING": str(tmp_path),
+        "BIGMART_CAPTURE_STAGING_MB": "1",
+        "BIGMART_CAPTURE_ROTATE_MB": "1",
+    }
+    config = CaptureConfig.from_environment(environment)
+    assert config is not None and config.staging_bytes == MIB
+    capture = DataCapture(config)
+    capture.start()
+    payload = b"x" * 100_000
+    for _ in range(40):  # ~5 MB of lines (base64) offered to a 1 MiB staging folder
+        capture.record(payload, "application/octet-stream", b"1\n", "text/csv")
+    capture.close()
+    written = len(records_of(folder_files(tmp_path), "ep"))
+    assert 0 < written < 40 and capture.dropped == 40 - written
+    assert staged_bytes(tmp_path) <= 2 * MIB + 200_000

@@ -3,6 +3,7 @@ folder or uploaded to S3 (moto), and kept for a retry when an upload fails."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from bigmart.container import capture_files
 from bigmart.container.capture_files import CaptureFiles, FolderDestination, S3Destination
 from support.aws_server import moto_server
-from support.capture import KEY, folder_files
+from support.capture import KEY, FlakyS3, folder_files, staged_bytes
 
 HOUR = 1_700_000_000 // 3600 * 3600  # the start of an hour
 
@@ -82,7 +83,7 @@ def s3():
 def test_an_upload_that_fails_is_kept_and_retried(s3, tmp_path, caplog):
     bucket = f"capture-{os.urandom(3).hex()}"
     staging = tmp_path / "staging"
-    target = S3Destination(f"s3://{bucket}/data/capture/", staging)
+    target = S3Destination(f"s3://{bucket}/data/capture/", staging, cap_bytes=1 << 30)
     files = CaptureFiles(target, "ep", "AllTraffic", rotate_seconds=60, rotate_bytes=1 << 20)
     files.write(HOUR, line(1))
     files.close()  # no such bucket yet: logged, kept
@@ -101,3 +102,35 @@ def test_an_upload_that_fails_is_kept_and_retried(s3, tmp_path, caplog):
     files.publish()
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="data/capture/ep/")["Contents"]
     assert len(listed) == 2 and not [p for p in staging.rglob("*") if p.is_file()]
+
+
+def test_staging_stops_at_its_cap_while_uploads_fail_and_capture_resumes_after(tmp_path, caplog):
+    """A restarted worker finds 300 bytes waiting; uploads keep failing: once staging holds
+    the cap no new file is begun and records are dropped (logged once), staging never
+    exceeds the cap plus one file; when uploads work again it drains and capture resumes."""
+    caplog.set_level(logging.INFO, "bigmart.serve")
+    staging = tmp_path / "staging"
+    left = staging / "ep/AllTraffic/2023/11/14/21/59-00-000-left.jsonl"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"x" * 300)
+    target = S3Destination("s3://bucket/capture", staging, cap_bytes=1000)
+    target.client = FlakyS3()
+    files = CaptureFiles(target, "ep", "AllTraffic", rotate_seconds=60, rotate_bytes=100)
+    kept = [files.write(HOUR + n, line(1000 + n)) for n in range(500)]  # 12-byte lines
+    files.close()
+    assert staged_bytes(staging) <= 1000 + 100 + len(line(1000))
+    dropped = kept.count(False)
+    assert files.records == 500 - dropped and dropped >= 400
+    assert kept[-1] is False and target.full
+    warnings = [r.getMessage() for r in caplog.records if "at its cap" in r.getMessage()]
+    assert len(warnings) == 1 and str(staging) in warnings[0]
+    assert "BIGMART_CAPTURE_STAGING_MB" in warnings[0]
+
+    target.client.up = True
+    target.retry(HOUR + 600, force=True)
+    assert staged_bytes(staging) == 0 and not target.full
+    assert "capture resumes" in caplog.text
+    assert files.write(HOUR + 601, line(1)) is True
+    files.close()
+    assert len(target.client.stored) == target.uploaded and staged_bytes(staging) == 0
+    assert b"".join(target.client.stored.values()).count(b"\n") == files.records

@@ -143,3 +143,21 @@ def scored_exchanges(
         answer = encode_csv(predictor.predict(decode(body, "text/csv")))
         exchanges.append((body, "text/csv", answer, "text/csv"))
     return exchanges
+
+
+class FlakyS3:
+    """A stand-in S3 client whose uploads fail (no network) until ``up`` is set."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.stored: dict[str, bytes] = {}
+
+    def upload_file(self, path: str, bucket: str, key: str) -> None:
+        if not self.up:
+            raise ConnectionError("Could not connect to the endpoint URL")
+        self.stored[key] = Path(path).read_bytes()
+
+
+def staged_bytes(staging: Path) -> int:
+    """Bytes in all files under ``staging``, hidden ones included."""
+    return sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())

@@ -19,9 +19,11 @@ Off the request path: a sampled request costs its answer one append to a queue b
 bytes (``BIGMART_CAPTURE_BUFFER_MB`` per worker); a writer thread per worker builds the lines
 and writes the files (``capture_files``). When the queue is full (the disk or S3 cannot keep
 up) the record is dropped and counted, with a warning at most every ``WARN_SECONDS``: capture
-never delays or fails an answer. On SIGTERM the worker's lifespan shutdown, which comes after
-its last answer, waits for the writer to write and publish everything queued, so nothing
-answered is lost.
+never delays or fails an answer. Likewise, while the staging folder of an ``s3://``
+destination is at its cap (``BIGMART_CAPTURE_STAGING_MB`` per worker; uploads keep failing),
+records are dropped and counted rather than staged. On SIGTERM the worker's lifespan
+shutdown, which comes after its last answer, waits for the writer to write and publish
+everything queued, so nothing answered is lost.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class CaptureConfig:
     json_types: frozenset[str] = frozenset()
     #: Where files for an ``s3://`` destination wait for their upload.
     staging: Path = Path(tempfile.gettempdir()) / "bigmart-capture"
+    #: Bytes that may wait in ``staging`` before new records are dropped.
+    staging_bytes: int = 512 * MIB
     buffer_bytes: int = 32 * MIB
     rotate_seconds: float = 60.0
     rotate_bytes: int = 16 * MIB
@@ -120,6 +124,7 @@ class CaptureConfig:
             csv_types=_media_types(header.get("CsvContentTypes")),
             json_types=_media_types(header.get("JsonContentTypes")),
             staging=Path(staging) if staging else cls.staging,
+            staging_bytes=_integer(env, ("BIGMART_CAPTURE_STAGING_MB",), 512, 1, 10**6) * MIB,
             buffer_bytes=_integer(env, ("BIGMART_CAPTURE_BUFFER_MB",), 32, 1, 10**5) * MIB,
             rotate_seconds=_integer(env, ("BIGMART_CAPTURE_ROTATE_SECONDS",), 60, 1, 3600),
             rotate_bytes=_integer(env, ("BIGMART_CAPTURE_ROTATE_MB",), 16, 1, 10**4) * MIB,
@@ -267,7 +272,7 @@ class DataCapture:
     def _run(self) -> None:
         config = self.config
         self._files = files = CaptureFiles(
-            destination(config.destination, config.staging),
+            destination(config.destination, config.staging, config.staging_bytes),
             config.endpoint,
             config.variant,
             rotate_seconds=config.rotate_seconds,
@@ -305,10 +310,12 @@ class DataCapture:
 
     def _write(self, files: CaptureFiles, batch: list[Any], size: int) -> None:
         config = self.config
+        dropped = 0
         try:
             for at, request, request_type, answer, answer_type, _ in batch:
                 line = capture_line(config, at, request, request_type, answer, answer_type)
-                files.write(at, line)
+                if not files.write(at, line):
+                    dropped += 1  # staging at its cap: the destination logged it
             files.flush()
         except Exception as error:  # a full disk, a folder gone: serving goes on
             log.error("data capture: %d record(s) lost: cannot write: %s", len(batch), error)
@@ -316,3 +323,4 @@ class DataCapture:
         finally:
             with self._lock:
                 self._queued -= size
+                self.dropped += dropped

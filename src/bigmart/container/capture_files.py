@@ -11,6 +11,10 @@ when it is ``rotate_seconds`` old or ``rotate_bytes`` large, and when the worker
   (no network, no bucket) is logged and the file kept in the staging folder; every
   ``RETRY_SECONDS``, and when the worker stops, what is left there is uploaded again
   (by whichever server of the endpoint runs then). Serving never waits for any of it.
+  Staging is bounded: while the files waiting there (counted at start, after each retry
+  and at each failed upload) reach ``cap_bytes``, a worker begins no new file and drops its
+  records; it captures again once a retry brings the folder below the cap. So staging holds
+  at most the cap plus one file per worker.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from bigmart.contract import MIB
+
 log = logging.getLogger("bigmart.serve")
 
 S3_SCHEME = "s3://"
@@ -33,6 +39,9 @@ PART_SUFFIX = ".part"
 
 class Destination(Protocol):
     """Where closed capture files go."""
+
+    #: True while no new file may be begun (its records are dropped instead).
+    full: bool
 
     def part(self, key: str) -> Path:
         """The local path a file is written to until it is published."""
@@ -54,6 +63,8 @@ def _hidden_part(path: Path) -> Path:
 class FolderDestination:
     """A local folder: files appear under their final names whole, by a rename."""
 
+    full = False  # a full disk is an error on write, handled by the caller
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -73,14 +84,19 @@ class FolderDestination:
 class S3Destination:
     """An ``s3://bucket/prefix``: files are staged locally and uploaded when closed."""
 
-    def __init__(self, uri: str, staging: Path) -> None:
+    def __init__(self, uri: str, staging: Path, cap_bytes: int) -> None:
         bucket, _, prefix = uri[len(S3_SCHEME) :].partition("/")
         self.uri = uri
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.staging = staging
+        self.cap_bytes = cap_bytes
         self.next_retry = 0.0
         self.uploaded = 0
+        self.full = False
+        # What a restarted worker finds there waits for upload too, so it counts.
+        self.staged = sum(size for _, size in self._waiting())
+        self._account()
 
     def __str__(self) -> str:
         return self.uri
@@ -101,17 +117,56 @@ class S3Destination:
     def publish(self, part: Path, key: str) -> None:
         ready = self.staging / key
         os.replace(part, ready)
-        self._upload(ready, key)
+        size = ready.stat().st_size
+        if not self._upload(ready, key):
+            self.staged += size
+            self._account()
 
     def retry(self, now: float, *, force: bool = False) -> None:
         if not force and now < self.next_retry:
             return
         self.next_retry = now + RETRY_SECONDS
+        staged = 0
+        for path, size in self._waiting():
+            if not self._upload(path, path.relative_to(self.staging).as_posix()):
+                staged += size
+        self.staged = staged
+        self._account()
+
+    def _waiting(self) -> list[tuple[Path, int]]:
+        """The files in staging that wait for their upload, with their sizes."""
         if not self.staging.is_dir():
-            return
+            return []
+        found = []
         for path in sorted(self.staging.rglob("*.jsonl")):
-            if not path.name.startswith("."):  # a hidden .part is still being written
-                self._upload(path, path.relative_to(self.staging).as_posix())
+            if path.name.startswith("."):  # a hidden .part is still being written
+                continue
+            try:
+                found.append((path, path.stat().st_size))
+            except FileNotFoundError:  # another server of this endpoint uploaded it
+                continue
+        return found
+
+    def _account(self) -> None:
+        """Note when staging reaches its cap or falls below it again, once each time."""
+        full = self.staged >= self.cap_bytes
+        if full == self.full:
+            return
+        self.full = full
+        if full:
+            log.warning(
+                "data capture: staging folder %s holds %s, at its cap of %s "
+                "(BIGMART_CAPTURE_STAGING_MB); new records are dropped until uploads succeed",
+                self.staging,
+                _mib(self.staged),
+                _mib(self.cap_bytes),
+            )
+        else:
+            log.info(
+                "data capture: staging folder %s is below its cap of %s again; capture resumes",
+                self.staging,
+                _mib(self.cap_bytes),
+            )
 
     def _upload(self, path: Path, key: str) -> bool:
         target = f"{self.prefix}/{key}" if self.prefix else key
@@ -134,10 +189,15 @@ class S3Destination:
         return True
 
 
-def destination(uri: str, staging: Path) -> Destination:
-    """The destination a DestinationS3Uri names: ``s3://`` or a local folder."""
+def _mib(size: int) -> str:
+    return f"{size / MIB:.4g} MiB"
+
+
+def destination(uri: str, staging: Path, staging_cap_bytes: int) -> Destination:
+    """The destination a DestinationS3Uri names: ``s3://`` (staged, up to the cap) or a
+    local folder."""
     if uri.startswith(S3_SCHEME):
-        return S3Destination(uri, staging)
+        return S3Destination(uri, staging, staging_cap_bytes)
     return FolderDestination(Path(uri))
 
 
@@ -174,17 +234,21 @@ class CaptureFiles:
         self._opened = 0.0  # monotonic, for the age
         self._size = 0
 
-    def write(self, at: float, line: bytes) -> None:
-        """Append one record captured at ``at`` (epoch seconds)."""
+    def write(self, at: float, line: bytes) -> bool:
+        """Append one record captured at ``at`` (epoch seconds); False if it was dropped
+        because the destination is full (a file already open is filled, never cut short)."""
         hour = int(at // 3600)
         if self._file is not None and (hour != self._hour or self._size >= self.rotate_bytes):
             self.publish()
         if self._file is None:
+            if self.target.full:
+                return False
             self._open(at, hour)
         assert self._file is not None
         self._file.write(line)
         self._size += len(line)
         self.records += 1
+        return True
 
     def flush(self) -> None:
         """Hand what was written to the system (it survives the worker being killed)."""
