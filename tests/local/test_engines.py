@@ -68,11 +68,11 @@ def test_a_serve_container_is_given_a_name_of_its_own(tmp_path, monkeypatch):
     first, second = (ServeContainer.named_for("podman", 9000) for _ in range(2))
     assert first is not None and second is not None and first.name != second.name
     assert re.fullmatch(r"bigmart-serve-9000-[0-9a-f]{8}", first.name)
-    command = serve_command("podman", "img", tmp_path, 9000, {}, name=first.name)
+    command = serve_command("podman", "img", tmp_path, 9000, {}, container=first)
     assert command[command.index("--name") + 1] == first.name
     assert command.index("--name") < command.index("img")
     assert "--name" not in serve_command("podman", "img", tmp_path, 9000, {})
-    assert serve_command("process", "img", tmp_path, 9000, {}, name=first.name) == (
+    assert serve_command("process", "img", tmp_path, 9000, {}, container=first) == (
         serve_command("process", "img", tmp_path, 9000, {})
     )
 

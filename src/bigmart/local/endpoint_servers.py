@@ -258,7 +258,7 @@ def start_server(
         host,
         volumes=capture.volumes,
         inherited=capture.inherited,
-        name=named.name if named else None,
+        container=named,
     )
     server = ModelServer(
         folder,

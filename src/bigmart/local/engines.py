@@ -117,7 +117,7 @@ def serve_command(
     volumes: Sequence[tuple[Path, str]] = (),
     inherited: Sequence[str] = (),
     *,
-    name: str | None = None,
+    container: ServeContainer | None = None,
 ) -> list[str]:
     """How to start ``serve`` on a model folder, listening on ``host:port`` of this machine.
 
@@ -126,7 +126,7 @@ def serve_command(
     unless told otherwise (the image alone binds 0.0.0.0, as SageMaker requires).
     ``volumes`` are more (host folder, container path) mounts, writable (data capture);
     ``inherited`` variables pass from this environment by name, their values unwritten;
-    ``name`` is the container's (``ServeContainer``).
+    ``container`` names the container (``ServeContainer``, so that it can be removed).
     """
     if engine == "process":
         return [sys.executable, "-m", "bigmart.container.serve"]
@@ -141,9 +141,9 @@ def serve_command(
         "--rm",
         "--network",
         "host",
-        *(("--name", name) if name else ()),
+        *(("--name", container.name) if container else ()),
         *(item for variable in variables for item in ("-e", variable)),
-        *(item for inherited_name in inherited for item in ("-e", inherited_name)),
+        *(item for name in inherited for item in ("-e", name)),
         "-v",
         f"{model_dir.resolve()}:{DEFAULT_OPT_ML}/model:ro",
         *(item for folder, path in volumes for item in ("-v", f"{folder.resolve()}:{path}")),

@@ -104,7 +104,7 @@ class ModelServer:
         self.command = command or [sys.executable, "-m", "bigmart.container.serve"]
         self.detached = detached
         self.process: subprocess.Popen[bytes] | None = None
-        #: The container ``command`` names (``serve_command(name=...)``): ``stop`` removes
+        #: The container ``command`` names (``serve_command(container=...)``): ``stop`` removes
         #: it, since a client killed outright leaves it running; what stopped that, if any.
         self.container = container
         self.container_note = ""

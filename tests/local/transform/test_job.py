@@ -362,6 +362,8 @@ def test_the_job_ends_failed_with_a_report_when_objects_fail(tmp_path, monkeypat
     import bigmart.local.transform.job as transform_job
 
     class FakeServer:
+        container_note = ""  # no container to remove
+
         def __init__(self, *args, **kwargs):
             self.server = None
 

@@ -88,9 +88,7 @@ def run_transform_job(
             port=port,
             environment=environment,
             log_path=report_dir / "serve.log",
-            command=serve_command(
-                engine, image, paths.model, port, environment, name=named.name if named else None
-            ),
+            command=serve_command(engine, image, paths.model, port, environment, container=named),
             container=named,
         )
         try:  # stopped whatever ends the job, a signal while it starts included
@@ -107,7 +105,7 @@ def run_transform_job(
             )
         finally:
             server.stop()
-            if named is not None and server.container_note:
+            if server.container_note:
                 echo(f"serve: {server.container_note}")
     failed = [o for o in outcomes if o.status != JobStatus.COMPLETED]
     result = TransformJobResult(
