@@ -202,15 +202,7 @@ class TarStream:
 
     def _read_exact(self, size: int) -> bytes:
         """Up to ``size`` bytes: fewer only at the end of the stream."""
-        parts = []
-        remaining = size
-        while remaining:
-            chunk = self._read(remaining)
-            if not chunk:
-                break
-            parts.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(parts)
+        return _read_up_to(self._read, size)
 
     def _read(self, size: int) -> bytes:
         """Up to ``size`` bytes of the stream; a broken one as a ``TarStreamError``."""
@@ -235,7 +227,7 @@ def decompressed(raw: BinaryIO, *, label: str, kind: str) -> Iterator[BinaryIO]:
     """The tar stream inside ``raw``, by the compression its first bytes announce (gzip,
     bzip2, xz, or none). ``raw`` need not seek (an S3 body): the bytes read to tell are
     read again."""
-    magic = _read_start(raw, 6)
+    magic = _read_up_to(raw.read, 6)
     if not magic:
         article = "an" if kind[:1] in "aeiou" else "a"
         raise TarStreamError(f"{label}: empty file, not {article} {kind}")
@@ -248,10 +240,12 @@ def decompressed(raw: BinaryIO, *, label: str, kind: str) -> Iterator[BinaryIO]:
     yield replayed  # type: ignore[misc]  # an uncompressed tar, or junk the headers refuse
 
 
-def _read_start(raw: BinaryIO, size: int) -> bytes:
+def _read_up_to(read: Callable[[int], bytes], size: int) -> bytes:
+    """``size`` bytes from ``read``, which may return fewer at a time; fewer only at the
+    end of the stream."""
     parts: list[bytes] = []
     while size:
-        chunk = raw.read(size)
+        chunk = read(size)
         if not chunk:
             break
         parts.append(chunk)
