@@ -48,25 +48,32 @@ def test_an_s3_output_in_a_missing_bucket_ends_the_job_failed_in_one_line(tmp_pa
     assert "\n" not in reason and record["ended"] is not None
 
 
-def test_sigterm_to_train_stops_the_job_and_its_train_process(tmp_path):
+def training_under_way(tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """``bigmart train`` in a session of its own (BIGMART_HOME ``tmp_path``), returned once
+    its ``train`` child logs (it runs for a minute or more), with that child's PID."""
     data = tmp_path / "train.csv"
     synth.write_csv(data, 8_000, seed=3)
-    environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
     process = subprocess.Popen(
-        train_argv(data, str(tmp_path / "runs"), "termed", trees=3000),
+        train_argv(data, str(tmp_path / "runs"), name, trees=3000),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=environment,
+        env={**os.environ, "BIGMART_HOME": str(tmp_path)},
         start_new_session=True,
     )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("  | "):  # train's own log: it runs
+            break
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    assert children, "train is not running"
+    return process, children
+
+
+def test_sigterm_to_train_stops_the_job_and_its_train_process(tmp_path):
+    environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
+    process, children = training_under_way(tmp_path, "termed")
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("  | "):  # train's own log: it runs
-                break
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        assert children, "train is not running"
         process.send_signal(signal.SIGTERM)  # to bigmart only, not its train child
         _, err = process.communicate(timeout=120)
     finally:
@@ -84,24 +91,9 @@ def test_sigterm_to_train_stops_the_job_and_its_train_process(tmp_path):
 
 
 def test_train_ends_with_a_bigmart_killed_outright_and_writes_no_model(tmp_path):
-    data = tmp_path / "train.csv"
-    synth.write_csv(data, 8_000, seed=3)
     environment = {**os.environ, "BIGMART_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        train_argv(data, str(tmp_path / "runs"), "killed", trees=3000),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-        start_new_session=True,
-    )
+    process, children = training_under_way(tmp_path, "killed")
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("  | "):  # train's own log: it runs
-                break
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        assert children, "train is not running"
         process.kill()  # bigmart alone, as the OOM killer would: not its process group
         process.wait(timeout=60)
         until(lambda: all(process_gone(int(child)) for child in children), "train to end", 60)

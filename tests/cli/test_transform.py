@@ -170,17 +170,23 @@ def test_cli_a_broken_object_fails_alone_and_the_job_ends_failed(model_archive, 
     assert [o["status"] for o in report["objects"]] == ["Failed", "Completed"]
 
 
+def long_transform(tmp_path: Path, model: Path, name: str) -> subprocess.Popen[str]:
+    """``bigmart transform`` of 300,000 rows (about half a minute) from ``tmp_path/in`` to
+    ``tmp_path/out``, BIGMART_HOME ``tmp_path/home``, just started."""
+    source = tmp_path / "in" / "rows.csv"
+    synth.write_csv(source, 300_000, seed=3, with_target=False)
+    return start_bigmart(
+        [
+            "transform", "--model", str(model), "--input", str(source.parent),
+            "--output", str(tmp_path / "out"), "--name", name,
+        ],
+        tmp_path / "home",
+    )  # fmt: skip
+
+
 def test_sigterm_stops_a_transform_job_and_its_server(tmp_path, trained_model):
     home = tmp_path / "home"
-    source = tmp_path / "in" / "rows.csv"
-    synth.write_csv(source, 300_000, seed=3, with_target=False)  # about half a minute
-    process = start_bigmart(
-        [
-            "transform", "--model", str(trained_model), "--input", str(source.parent),
-            "--output", str(tmp_path / "out"), "--name", "stopped-transform",
-        ],
-        home,
-    )  # fmt: skip
+    process = long_transform(tmp_path, trained_model, "stopped-transform")
     code, out, err = terminate_after(process, "settings:")
     assert code == 143, out + err
     assert "Traceback" not in err
@@ -196,15 +202,7 @@ def test_a_transform_killed_outright_takes_its_server_and_its_scratch_with_it(
     tmp_path, trained_model
 ):
     home = tmp_path / "home"
-    source = tmp_path / "in" / "rows.csv"
-    synth.write_csv(source, 300_000, seed=3, with_target=False)  # about half a minute
-    process = start_bigmart(
-        [
-            "transform", "--model", str(trained_model), "--input", str(source.parent),
-            "--output", str(tmp_path / "out"), "--name", "killed-transform",
-        ],
-        home,
-    )  # fmt: skip
+    process = long_transform(tmp_path, trained_model, "killed-transform")
     scratch = home / "jobs" / "killed-transform" / "transform-scratch"
     try:
         assert process.stdout is not None
